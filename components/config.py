@@ -1,0 +1,192 @@
+"""Typed view of ``params.yaml``: one pydantic model per pipeline stage.
+
+Every stage reads its parameters through :func:`load_params`, so an unknown key or a bad value
+stops the run before anything is computed, with a message that names the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PARAMS_FILE = "params.yaml"
+LANGUAGE_CODE = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
+
+
+class Section(BaseModel):
+    """Base for every params section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+
+
+class TinyEncoderParams(Section):
+    """A Whisper-style encoder built from a config, for the embedded default."""
+
+    d_model: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    heads: int = Field(4, gt=0)
+    ffn_dim: int = Field(128, gt=0)
+    num_mel_bins: int = Field(80, gt=0)
+    max_seconds: float = Field(10.0, gt=0)
+
+
+class TinyLLMParams(Section):
+    """A Llama-style causal LM and a BPE tokenizer trained on the corpus text, for the embedded default."""
+
+    hidden_size: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    heads: int = Field(4, gt=0)
+    kv_heads: int = Field(2, gt=0)
+    intermediate_size: int = Field(128, gt=0)
+    vocab_size: int = Field(1000, ge=300)
+
+
+class BaseModelsParams(Section):
+    """Where the frozen encoder and LLM come from: ``tiny`` builds them locally, else an HF id or path."""
+
+    encoder: str = "tiny"
+    llm: str = "tiny"
+    tiny_encoder: TinyEncoderParams = TinyEncoderParams()
+    tiny_llm: TinyLLMParams = TinyLLMParams()
+
+
+class PrepareParams(Section):
+    seed: int = 0
+    languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
+    sentences_per_language: int = Field(64, ge=3, le=64)
+    sample_rate: int = Field(16000, gt=0)
+    dev_share: float = Field(0.15, ge=0, lt=1)
+    test_share: float = Field(0.15, ge=0, lt=1)
+    voice_variants: int = Field(1, ge=1, le=4)
+    base_models: BaseModelsParams = BaseModelsParams()
+
+    @field_validator("languages")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one language")
+        return value
+
+
+class ValidateParams(Section):
+    languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
+    sample_rate: int = Field(16000, gt=0)
+    min_duration_s: float = Field(0.2, ge=0)
+    max_duration_s: float = Field(10.0, gt=0)
+    min_text_chars: int = Field(1, ge=1)
+    max_text_chars: int = Field(400, gt=1)
+    duration_tolerance_s: float = Field(0.05, ge=0)
+
+
+class TargetsParams(Section):
+    recipe: Literal["blsp"] = "blsp"
+    instruction: str = "Continue the following text in a coherent and engaging style with less than 40 words."
+    max_new_tokens: int = Field(24, gt=0, le=512)
+    batch_size: int = Field(16, gt=0)
+
+
+class AdapterParams(Section):
+    """BLSP adapter: Conv1d(k, stride 2)+GLU layers, then a residual bottleneck and a LayerNorm."""
+
+    conv_layers: int = Field(3, ge=1)
+    kernel_size: int = Field(5, ge=1)
+    conv_channels: int = Field(128, gt=0)
+    bottleneck: int = Field(64, gt=0)
+
+
+class TrainParams(Section):
+    seed: int = 0
+    steps: int = Field(200, gt=0)
+    batch_size: int = Field(8, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_steps: int = Field(20, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    adapter: AdapterParams = AdapterParams()
+
+
+class EvaluateParams(Section):
+    asr_instruction: str = "Repeat the following speech word for word."
+    st_instruction: str = "Translate the following speech into {language}."
+    max_new_tokens: int = Field(32, gt=0, le=512)
+    batch_size: int = Field(16, gt=0)
+    split: Literal["dev", "test"] = "test"
+
+
+class ExportParams(Section):
+    opset: int = Field(18, ge=13)
+    batch_sizes: list[int] = [1, 3]
+    lengths_s: list[float] = [1.0, 2.3, 4.1]
+    atol: float = Field(1e-4, gt=0)
+    provider: Literal["CPUExecutionProvider", "CUDAExecutionProvider"] = "CPUExecutionProvider"
+
+    @field_validator("batch_sizes", "lengths_s")
+    @classmethod
+    def _positive(cls, value: list[Any]) -> list[Any]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError("needs at least one value, all > 0")
+        return value
+
+
+class RegistryParams(Section):
+    model_name: str = Field("speechalign-blsp", min_length=1)
+    experiment: str = Field("speechalign", min_length=1)
+    stage_timeout_s: int = Field(3600, gt=0)
+    challenger_alias: str = "challenger"
+
+
+class Params(Section):
+    """The whole ``params.yaml``."""
+
+    prepare: PrepareParams = PrepareParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    targets: TargetsParams = TargetsParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    export: ExportParams = ExportParams()
+    registry: RegistryParams = RegistryParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def validate(self) -> ValidateParams:  # type: ignore[override]
+        return self.validate_
+
+
+class ParamsError(ValueError):
+    """``params.yaml`` is missing, unreadable or has a bad key or value."""
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown key"
+    got = error.get("input")
+    suffix = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{location}: {error['msg']}{suffix}"
+
+
+def parse_params(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
+    """Validate a params mapping; the error names every offending key."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ParamsError(f"{source}: {problems}") from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path}: top level must be a mapping of stage sections")
+    return parse_params(raw or {}, str(path))

@@ -1,0 +1,33 @@
+"""Audio I/O: soundfile decodes, torchaudio resamples; everything becomes mono float32 at one rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioError(ValueError):
+    """An audio file cannot be used; the message names the file."""
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Decode ``path`` to a mono float32 waveform at ``sample_rate``."""
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path}: cannot decode audio ({exc})") from None
+    mono = data.mean(axis=1)
+    if rate != sample_rate:
+        mono = resample(mono, rate, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    import torch
+    import torchaudio.functional as AF
+
+    tensor = torch.from_numpy(np.asarray(waveform, dtype=np.float32))
+    return AF.resample(tensor, from_rate, to_rate).numpy()

@@ -1,0 +1,88 @@
+"""The manifest data contract: one JSON object per utterance, one file per split.
+
+Rows are plain dicts on disk (JSON Lines); :class:`Utterance` is the typed view used in code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPLITS = ("train", "dev", "test")
+MANIFEST_DIR = Path("data/manifests")
+DATA_ROOT = Path("data")
+
+
+class Utterance(BaseModel):
+    """One manifest row; ``audio`` is relative to the data root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    audio: str = Field(min_length=1)
+    language: str
+    text: str
+    duration_s: float
+    sample_rate: int
+    split: str
+    translation: dict[str, str] | None = None
+    intent: str | None = None
+    question: str | None = None
+    answer: str | None = None
+    speaker: str | None = None
+
+
+def manifest_path(split: str, manifest_dir: Path = MANIFEST_DIR) -> Path:
+    return Path(manifest_dir) / f"{split}.jsonl"
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Read a JSON Lines file as dicts; a bad line raises naming the file and line number."""
+    rows = []
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def read_manifest(split: str, manifest_dir: Path = MANIFEST_DIR) -> list[Utterance]:
+    path = manifest_path(split, manifest_dir)
+    utterances = []
+    for number, row in enumerate(read_rows(path), start=1):
+        try:
+            utterances.append(Utterance.model_validate(row))
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number} (id {row.get('id')!r}): {exc}") from None
+    return utterances
+
+
+def write_rows(path: str | Path, rows: Iterable[dict | BaseModel]) -> None:
+    """Write JSON Lines atomically, so a crash never leaves a half-written file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                data = row.model_dump(exclude_none=True) if isinstance(row, BaseModel) else row
+                handle.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def iter_all(manifest_dir: Path = MANIFEST_DIR) -> Iterator[Utterance]:
+    for split in SPLITS:
+        yield from read_manifest(split, manifest_dir)

@@ -1,0 +1,166 @@
+"""The frozen base models: built tiny from configs for the embedded default, or loaded by HF id/path.
+
+Both kinds go through ``from_pretrained``, so the tiny default exercises the same loading code that a
+real checkpoint (``openai/whisper-small``, a Llama or BLOOMZ id, or a local directory) takes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.config import BaseModelsParams, TinyEncoderParams, TinyLLMParams
+
+BASE_DIR = Path("models/base")
+SOURCES_FILE = "sources.json"
+SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
+
+
+@dataclass(frozen=True)
+class BaseModelSources:
+    """Where the encoder and the LLM are loaded from: a local directory or a hub id."""
+
+    encoder: str
+    llm: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"encoder": self.encoder, "llm": self.llm}
+
+
+def write_sources(base_dir: Path, sources: BaseModelSources) -> None:
+    base_dir.mkdir(parents=True, exist_ok=True)
+    (base_dir / SOURCES_FILE).write_text(json.dumps(sources.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
+    """Resolve the sources recorded by ``prepare``; relative local paths are taken from ``base_dir``."""
+    path = Path(base_dir) / SOURCES_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the prepare stage first")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+
+    def resolve(source: str) -> str:
+        # Kept relative to the workspace so outputs do not depend on where the repo is checked out.
+        local = Path(base_dir) / source
+        return local.as_posix() if local.exists() else source
+
+    return BaseModelSources(encoder=resolve(raw["encoder"]), llm=resolve(raw["llm"]))
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path) -> Any:
+    """Train a byte-level BPE tokenizer on the corpus text and save it the HF way."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(sorted(set(texts)), trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+    wrapped.save_pretrained(out_dir)
+    return wrapped
+
+
+def build_tiny_llm(params: TinyLLMParams, texts: Iterable[str], out_dir: Path, seed: int) -> None:
+    """A Llama-style causal LM with random weights and a tokenizer trained on ``texts``."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    tokenizer = train_tokenizer(texts, params.vocab_size, out_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=params.hidden_size,
+        intermediate_size=params.intermediate_size,
+        num_hidden_layers=params.layers,
+        num_attention_heads=params.heads,
+        num_key_value_heads=params.kv_heads,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out_dir)
+
+
+def build_tiny_encoder(params: TinyEncoderParams, out_dir: Path, seed: int, sample_rate: int) -> None:
+    """A Whisper-style model (its encoder is what we use) plus its feature extractor."""
+    import torch
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    frames = math.ceil(params.max_seconds * 50)  # encoder output rate is 50 Hz
+    config = WhisperConfig(
+        vocab_size=16,
+        num_mel_bins=params.num_mel_bins,
+        d_model=params.d_model,
+        encoder_layers=params.layers,
+        encoder_attention_heads=params.heads,
+        encoder_ffn_dim=params.ffn_dim,
+        decoder_layers=1,
+        decoder_attention_heads=params.heads,
+        decoder_ffn_dim=params.ffn_dim,
+        max_source_positions=frames,
+        max_target_positions=16,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    torch.manual_seed(seed)
+    WhisperModel(config).save_pretrained(out_dir)
+    extractor = WhisperFeatureExtractor(
+        feature_size=params.num_mel_bins,
+        sampling_rate=sample_rate,
+        chunk_length=math.ceil(params.max_seconds),
+    )
+    extractor.save_pretrained(out_dir)
+
+
+def prepare_base_models(
+    params: BaseModelsParams, corpus_texts: list[str], base_dir: Path, seed: int, sample_rate: int
+) -> BaseModelSources:
+    """Build what is ``tiny``; record ids or paths of the rest; write ``sources.json``."""
+    encoder, llm = params.encoder, params.llm
+    if encoder == "tiny":
+        build_tiny_encoder(params.tiny_encoder, base_dir / "encoder", seed, sample_rate)
+        encoder = "encoder"
+    if llm == "tiny":
+        build_tiny_llm(params.tiny_llm, corpus_texts, base_dir / "llm", seed)
+        llm = "llm"
+    sources = BaseModelSources(encoder=encoder, llm=llm)
+    write_sources(base_dir, sources)
+    return sources
+
+
+def load_encoder(source: str) -> tuple[Any, Any]:
+    """Load a speech encoder and its feature extractor by id or path; encoder-decoder models give their encoder."""
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    model = AutoModel.from_pretrained(source, dtype="float32")
+    if hasattr(model, "get_encoder"):
+        model = model.get_encoder()
+    return model, AutoFeatureExtractor.from_pretrained(source)
+
+
+def load_llm(source: str) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer by id or path."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(source, dtype="float32")
+    return model, tokenizer

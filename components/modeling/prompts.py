@@ -1,0 +1,56 @@
+"""Prompt layout ``[prefix][speech][suffix][target]`` and its token ids.
+
+The LLM's chat template is used when its tokenizer has one; otherwise the recipe's template. The
+speech slot is a placeholder that is split out, so text and speech prompts share every other token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SPEECH_PLACEHOLDER = "<|speech|>"
+# BLSP's layout: BOS, the human turn with the instruction, the speech, then the assistant tag.
+BLSP_TEMPLATE = "###[Human]:{instruction} " + SPEECH_PLACEHOLDER + "\n\n\n###[Assistant]:"
+
+
+@dataclass(frozen=True)
+class PromptIds:
+    """Token ids around the speech slot for one instruction."""
+
+    prefix: list[int]
+    suffix: list[int]
+
+
+def split_prompt(tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE) -> tuple[str, str]:
+    """Render the prompt with a speech placeholder and split it into the text before and after."""
+    if getattr(tokenizer, "chat_template", None):
+        content = f"{instruction} {SPEECH_PLACEHOLDER}"
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+        )
+    else:
+        rendered = template.format(instruction=instruction)
+    prefix, _, suffix = rendered.partition(SPEECH_PLACEHOLDER)
+    return prefix, suffix
+
+
+def prompt_ids(tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE) -> PromptIds:
+    """Token ids of prefix (starting with BOS where the LLM has one) and suffix (no special tokens)."""
+    prefix_text, suffix_text = split_prompt(tokenizer, instruction, template)
+    prefix = tokenizer(prefix_text, add_special_tokens=False)["input_ids"]
+    bos = tokenizer.bos_token_id
+    if bos is not None and (not prefix or prefix[0] != bos) and not getattr(tokenizer, "chat_template", None):
+        prefix = [bos, *prefix]
+    suffix = tokenizer(suffix_text, add_special_tokens=False)["input_ids"]
+    return PromptIds(prefix=prefix, suffix=suffix)
+
+
+def target_ids(tokenizer: Any, target: str) -> list[int]:
+    """The target's tokens followed by EOS: the only positions that carry a label."""
+    return [*tokenizer(target, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+
+
+def text_ids(tokenizer: Any, text: str) -> list[int]:
+    """Tokens for a transcript placed in the speech slot (the text-input teacher and baseline)."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -1,0 +1,37 @@
+"""What every stage entry point shares: quiet third-party output, params, and a one-line failure."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from components.config import Params, ParamsError, load_params
+
+# Errors a user can fix; anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ParamsError, FileNotFoundError, ValueError)
+
+
+def quiet_libraries() -> None:
+    """Nothing is fetched at run time and third-party progress noise stays out of stage logs."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def run_stage(name: str, body: Callable[[Params], None]) -> None:
+    """Load params, run the stage, and turn a user error into one line naming what is wrong."""
+    try:
+        quiet_libraries()
+        body(load_params())
+    except USER_ERRORS as exc:
+        print(f"speechalign {name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
