@@ -45,7 +45,9 @@ def load_sentences(languages: list[str], per_language: int) -> list[DemoSentence
     raw = json.loads(resources.files("components.data").joinpath("demo_sentences.json").read_text("utf-8"))
     unknown = sorted(set(languages) - set(ESPEAK_VOICES))
     if unknown:
-        raise ValueError(f"prepare.languages: no demo voice for {unknown}; choose from {sorted(ESPEAK_VOICES)}")
+        raise ValueError(
+            f"prepare.languages: no demo voice for {unknown}; choose from {sorted(ESPEAK_VOICES)}"
+        )
     chosen: list[DemoSentence] = []
     for language in languages:
         rows = [DemoSentence(**row) for row in raw if row["language"] == language][:per_language]
@@ -95,13 +97,17 @@ def synthesize(text: str, language: str, variant: int, out_path: Path, sample_ra
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         Path(tmp).unlink(missing_ok=True)
         detail = getattr(exc, "stderr", b"") or str(exc).encode()
-        raise SynthesisError(f"{out_path.name}: speech synthesis failed: {detail.decode(errors='replace')}") from None
+        raise SynthesisError(
+            f"{out_path.name}: speech synthesis failed: {detail.decode(errors='replace')}"
+        ) from None
 
 
 def require_tools() -> None:
     missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
     if missing:
-        raise SynthesisError(f"missing system tools {missing}: install them with `apt-get install espeak-ng sox`")
+        raise SynthesisError(
+            f"missing system tools {missing}: install them with `apt-get install espeak-ng sox`"
+        )
 
 
 def build_demo_corpus(
@@ -135,7 +141,9 @@ def build_demo_corpus(
         synthesize(sentence.text, sentence.language, variant, audio_dir / rel, sample_rate)
 
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        list(tqdm(pool.map(run, jobs), total=len(jobs), desc="synthesizing demo corpus", disable=not progress))
+        list(
+            tqdm(pool.map(run, jobs), total=len(jobs), desc="synthesizing demo corpus", disable=not progress)
+        )
 
     import soundfile as sf
 

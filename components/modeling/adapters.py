@@ -44,7 +44,9 @@ class BlspAdapter(nn.Module):
             in_channels = config.input_size if index == 0 else config.conv_channels // 2
             out_channels = config.conv_channels if index < config.conv_layers - 1 else 2 * config.output_size
             convs.append(
-                nn.Conv1d(in_channels, out_channels, config.kernel_size, stride=2, padding=config.kernel_size // 2)
+                nn.Conv1d(
+                    in_channels, out_channels, config.kernel_size, stride=2, padding=config.kernel_size // 2
+                )
             )
         self.convs = nn.ModuleList(convs)
         self.down = nn.Linear(config.output_size, config.bottleneck, bias=False)

@@ -146,7 +146,7 @@ def prepare_base_models(
 
 
 def load_encoder(source: str) -> tuple[Any, Any]:
-    """Load a speech encoder and its feature extractor by id or path; encoder-decoder models give their encoder."""
+    """Load a speech encoder and its feature extractor by id or path (encoder-decoders give their encoder)."""
     from transformers import AutoFeatureExtractor, AutoModel
 
     model = AutoModel.from_pretrained(source, dtype="float32")

@@ -43,7 +43,9 @@ class SpeechEncoder(nn.Module):
     def max_frames(self) -> int:
         return self.model.embed_positions.num_embeddings
 
-    def forward(self, features: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, feature_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         encoder = self.model
         # Zero padded frames after each conv, so a clip's output does not depend on its batch mates.
         hidden = nn.functional.gelu(encoder.conv1(features)) * feature_mask[:, None, :].to(features.dtype)

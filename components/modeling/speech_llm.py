@@ -66,7 +66,9 @@ class SpeechPath(nn.Module):
         self.encoder = encoder
         self.adapter = adapter
 
-    def forward(self, features: torch.Tensor, feature_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, feature_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, mask = self.encoder(features, feature_mask)  # (B, T', D_enc)
         return self.adapter(hidden, mask)  # (B, S, D_llm), (B, S)
 
@@ -115,7 +117,14 @@ class SpeechLLM(nn.Module):
             **(adapter_kwargs or {}),
         )
         torch.manual_seed(seed)
-        return cls(encoder, BlspAdapter(config), llm, tokenizer, extractor, {"encoder": encoder_source, "llm": llm_source})
+        return cls(
+            encoder,
+            BlspAdapter(config),
+            llm,
+            tokenizer,
+            extractor,
+            {"encoder": encoder_source, "llm": llm_source},
+        )
 
     def save_pretrained(self, out_dir: str | Path) -> None:
         """Write only the trainable adapter (safetensors) and what is needed to rebuild the rest."""
@@ -134,7 +143,9 @@ class SpeechLLM(nn.Module):
         (out_dir / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_pretrained(cls, adapter_dir: str | Path, base_overrides: dict[str, str] | None = None) -> SpeechLLM:
+    def from_pretrained(
+        cls, adapter_dir: str | Path, base_overrides: dict[str, str] | None = None
+    ) -> SpeechLLM:
         """Rebuild from an adapter directory; ``base_overrides`` points the base models elsewhere."""
         from safetensors.torch import load_file
 
@@ -211,14 +222,20 @@ class SpeechLLM(nn.Module):
 
     # -- training and generation ----------------------------------------------------------------
 
-    def loss(self, instructions: Sequence[str], slots: Sequence[torch.Tensor], targets: Sequence[str]) -> torch.Tensor:
+    def loss(
+        self, instructions: Sequence[str], slots: Sequence[torch.Tensor], targets: Sequence[str]
+    ) -> torch.Tensor:
         """Mean cross-entropy over target tokens only (prompt, speech and padding are ignored)."""
         batch = self.splice(instructions, slots, targets, padding_side="right")
-        out = self.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels)
+        out = self.llm(
+            inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels
+        )
         return out.loss
 
     @torch.no_grad()
-    def generate(self, instructions: Sequence[str], slots: Sequence[torch.Tensor], max_new_tokens: int) -> list[str]:
+    def generate(
+        self, instructions: Sequence[str], slots: Sequence[torch.Tensor], max_new_tokens: int
+    ) -> list[str]:
         """Greedy decoding of a left-padded batch; returns the generated text of each example."""
         batch = self.splice(instructions, slots, padding_side="left")
         out = self.llm.generate(

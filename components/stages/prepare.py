@@ -44,7 +44,9 @@ def main(params: Params) -> None:
     for split in SPLITS:
         write_rows(MANIFEST_DIR / f"{split}.jsonl", [r for r in rows if r.split == split])
     with atomic_directory(BASE_DIR) as base_tmp:
-        prepare_base_models(prep.base_models, tokenizer_texts(rows, params), base_tmp, prep.seed, prep.sample_rate)
+        prepare_base_models(
+            prep.base_models, tokenizer_texts(rows, params), base_tmp, prep.seed, prep.sample_rate
+        )
     counts = {split: sum(r.split == split for r in rows) for split in SPLITS}
     print(f"prepare: {len(rows)} utterances {counts}; base models in {BASE_DIR}")
 

@@ -1,0 +1,1 @@
+"""Data validation for the ``validate`` stage: audio probe, great-expectations suite, report."""

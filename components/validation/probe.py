@@ -34,10 +34,14 @@ MAX_WORKERS = 8
 
 @dataclass
 class AudioProbe:
-    """What one audio file really is; numbers are None where the file could not be decoded."""
+    """What one audio file really is.
 
-    audio_exists: bool = False
-    audio_decodable: bool = False
+    A fact that could not be checked is None, not False, so each bad file fails only the rule for its
+    root cause: a path outside the root is not also "missing", a missing file not also "undecodable".
+    """
+
+    audio_exists: bool | None = None
+    audio_decodable: bool | None = None
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
     audio_duration_s: float | None = None
@@ -117,7 +121,8 @@ def probe_audio(rows: list[dict], data_root: Path) -> pd.DataFrame:
     measured = pd.DataFrame([asdict(p) for p in probes], columns=list(PROBE_COLUMNS))
     for column in INT_COLUMNS:
         measured[column] = measured[column].astype("Int64")
-    for column in ("audio_exists", "audio_decodable", "audio_in_root"):
-        measured[column] = measured[column].astype(bool)
+    for column in ("audio_exists", "audio_decodable"):
+        measured[column] = measured[column].astype("boolean")
+    measured["audio_in_root"] = measured["audio_in_root"].astype(bool)
     manifest = manifest.drop(columns=[c for c in PROBE_COLUMNS if c in manifest.columns])
     return pd.concat([manifest.reset_index(drop=True), measured], axis=1)

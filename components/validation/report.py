@@ -63,7 +63,8 @@ class ValidationOutcome:
     def format_table(self, max_ids: int = MAX_IDS_SHOWN) -> str:
         """A plain-text table naming each failed expectation and its offending utterance ids."""
         status = "passed" if self.success else "FAILED"
-        head = f"validation {status}: {len(self.failures)} of {self.evaluated} expectations failed on {self.rows} rows"
+        failed = f"{len(self.failures)} of {self.evaluated} expectations failed"
+        head = f"validation {status}: {failed} on {self.rows} rows"
         if self.out_dir is not None:
             head += f" (report: {self.out_dir / DOCS_DIR / 'index.html'})"
         if not self.failures:
@@ -71,7 +72,10 @@ class ValidationOutcome:
         table = [("severity", "expectation", "column", "offending ids")]
         table += [(_kind(f), f.expectation, f.column or "-", _ids_cell(f, max_ids)) for f in self.failures]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in table]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+            for row in table
+        ]
         return "\n".join([head, *lines])
 
 
@@ -108,7 +112,9 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if frame[column].map(lambda v: isinstance(v, (dict, list))).any():
             frame[column] = frame[column].map(
-                lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                lambda v: (
+                    json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                )
             )
     return frame
 

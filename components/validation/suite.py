@@ -90,8 +90,13 @@ def build_expectations(params: ValidateParams, severity: str = CRITICAL) -> list
     import great_expectations.expectations as gxe
 
     meta = _meta(severity)
-    rules: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=meta, description="manifests are not empty")]
-    rules += [gxe.ExpectColumnToExist(column=c, meta=meta, description=f"column `{c}` is present") for c in REQUIRED_COLUMNS]
+    rules: list[Any] = [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=meta, description="manifests are not empty")
+    ]
+    rules += [
+        gxe.ExpectColumnToExist(column=c, meta=meta, description=f"column `{c}` is present")
+        for c in REQUIRED_COLUMNS
+    ]
     rules += [
         gxe.ExpectColumnValuesToNotBeNull(column=c, meta=meta, description=f"`{c}` is set on every row")
         for c in REQUIRED_COLUMNS
@@ -115,7 +120,10 @@ def build_expectations(params: ValidateParams, severity: str = CRITICAL) -> list
             description=f"language is one of {', '.join(params.languages)}",
         ),
         gxe.ExpectColumnValuesToBeInSet(
-            column="split", value_set=list(SPLITS), meta=meta, description=f"split is one of {', '.join(SPLITS)}"
+            column="split",
+            value_set=list(SPLITS),
+            meta=meta,
+            description=f"split is one of {', '.join(SPLITS)}",
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="sample_rate",
@@ -133,7 +141,9 @@ def _audio_expectations(params: ValidateParams, meta: dict[str, str]) -> list[An
     import great_expectations.expectations as gxe
 
     def is_true(column: str, description: str) -> Any:
-        return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True], meta=meta, description=description)
+        return gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set=[True], meta=meta, description=description
+        )
 
     lo, hi, tol = params.min_duration_s, params.max_duration_s, params.duration_tolerance_s
     return [
@@ -191,7 +201,10 @@ def make_context(docs_dir: Path | None = None) -> Any:
             {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(docs_dir).resolve()),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
@@ -211,7 +224,9 @@ def run_suite(frame: pd.DataFrame, params: ValidateParams, docs_dir: Path | None
         .add_batch_definition_whole_dataframe("all_splits")
     )
     suite = context.suites.add(build_suite(params))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name="manifest", data=batch, suite=suite))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name="manifest", data=batch, suite=suite)
+    )
     index_columns = [c for c in (ID_COLUMN, ROW_COLUMN) if c in frame.columns]
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
@@ -234,6 +249,7 @@ def parse_results(outcome: Any) -> SuiteResult:
             evaluated += 1
             if not result.success:
                 failures.append(_failure(result))
+    failures.sort(key=lambda f: f.error is not None)  # bad data first, rules that could not run last
     success = not any(f.blocking for f in failures)
     return SuiteResult(success=success, evaluated=evaluated, failures=failures)
 

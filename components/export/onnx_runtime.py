@@ -1,0 +1,34 @@
+"""onnxruntime inference for the exported speech path, with the provider checked, never assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class ProviderError(RuntimeError):
+    """onnxruntime did not activate the execution provider that was asked for."""
+
+
+def open_session(onnx_path: Path, provider: str) -> Any:
+    """An InferenceSession whose first active provider is ``provider``, or a ProviderError."""
+    import onnxruntime as ort
+    import torch  # noqa: F401  (loads the CUDA libraries onnxruntime-gpu links against)
+
+    wanted = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=wanted)
+    active = session.get_providers()
+    if active[0] != provider:
+        raise ProviderError(f"{onnx_path}: asked for {provider} but onnxruntime activated {active}")
+    return session
+
+
+def run_speech_path(
+    session: Any, features: np.ndarray, feature_mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    embeds, mask = session.run(None, {"features": features.astype(np.float32), "feature_mask": feature_mask})
+    return embeds, mask

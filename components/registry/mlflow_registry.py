@@ -1,0 +1,227 @@
+"""MLflow: one run per pipeline state with params, metrics, artifacts and lineage; one model version.
+
+A version is registered only for a pipeline state (lineage fingerprint) the registry has not seen,
+so re-running an unchanged pipeline registers nothing. The ``challenger`` alias is set only when
+the export parity gate holds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.config import Params
+from components.registry.lineage import Lineage
+
+STATE_DIR = ".speechalign"
+PYFUNC_REQUIREMENTS = [
+    "torch==2.9.1",
+    "torchaudio==2.9.1",
+    "transformers==5.23.0",
+    "tokenizers==0.23.3",
+    "safetensors==0.8.0",
+    "soundfile==0.14.0",
+    "pydantic>=2.14,<3",
+    "pandas>=3.1,<4",
+]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the registry did for this pipeline state."""
+
+    model_name: str
+    version: str
+    created: bool
+    run_id: str
+    alias: str | None
+    message: str
+
+
+def tracking_uri(workspace: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` when set (production), else SQLite inside the workspace's state folder."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    state = (Path(workspace) / STATE_DIR).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state / 'mlflow.db'}"
+
+
+def configure(workspace: Path, experiment: str) -> str:
+    """Point MLflow at the tracking store and return the experiment id (created on first use)."""
+    import mlflow
+
+    uri = tracking_uri(workspace)
+    mlflow.set_tracking_uri(uri)
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if uri.startswith("sqlite:"):
+        location = ((Path(workspace) / STATE_DIR).resolve() / "mlartifacts").as_uri()
+    return mlflow.create_experiment(experiment, artifact_location=location)
+
+
+def find_version(client: Any, model_name: str, fingerprint: str) -> Any | None:
+    """The registered version built from exactly this pipeline state, if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(
+            f"name='{model_name}' and tags.lineage_fingerprint='{fingerprint}'"
+        )
+    except MlflowException:
+        return None
+    return min(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → ``a.b.c`` keys (lists are left out: they are not scalars)."""
+    flat: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+    elif not isinstance(data, list):
+        flat[prefix[:-1]] = data
+    return flat
+
+
+def numeric_metrics(workspace: Path) -> dict[str, float]:
+    """Every number in the stage metrics files, named ``<file>.<path>``."""
+    metrics: dict[str, float] = {}
+    for path in sorted((Path(workspace) / "metrics").glob("*.json")):
+        for key, value in flatten(json.loads(path.read_text(encoding="utf-8"))).items():
+            if (
+                isinstance(value, bool)
+                or isinstance(value, (int, float))
+                and value == value
+                and abs(value) != float("inf")
+            ):
+                metrics[f"{path.stem}.{key}"] = float(value)
+    return metrics
+
+
+def log_training_curve(client: Any, run_id: str, workspace: Path) -> None:
+    """The per-step training loss and learning rate as MLflow metric histories."""
+    from mlflow.entities import Metric
+
+    path = Path(workspace) / "metrics/train_loss.csv"
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    series = [
+        Metric(key, float(row[column]), 0, int(row["step"]))
+        for row in rows
+        for key, column in (("train.loss", "loss"), ("train.lr", "lr"))
+    ]
+    for start in range(0, len(series), 1000):
+        client.log_batch(run_id, metrics=series[start : start + 1000])
+
+
+def log_datasets(workspace: Path, lineage: Lineage) -> None:
+    """Each manifest split as an MLflow dataset input, digest = the DVC hash of the manifests."""
+    import mlflow
+    import pandas as pd
+
+    from components.data.manifest import read_rows
+
+    digest = lineage.stage_hashes.get("prepare", {}).get("outs", {}).get("data/manifests", "")
+    for split in ("train", "dev", "test"):
+        path = Path(workspace) / "data/manifests" / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        frame = pd.DataFrame(read_rows(path))[["id", "audio", "language", "text", "duration_s", "split"]]
+        dataset = mlflow.data.from_pandas(
+            frame, source=path.resolve().as_uri(), name=f"manifest-{split}", digest=digest[:36] or None
+        )
+        mlflow.log_input(dataset, context=split, tags={"dvc_md5": digest, "dvc_path": "data/manifests"})
+
+
+def model_artifacts(workspace: Path) -> dict[str, str]:
+    """Adapter and ONNX export always; base models when they are local directories (tiny or on disk)."""
+    from components.modeling.base_models import read_sources
+
+    workspace = Path(workspace)
+    artifacts = {"adapter": str(workspace / "models/adapter"), "onnx": str(workspace / "models/onnx")}
+    sources = read_sources(workspace / "models/base")
+    for key, source in sources.to_json().items():
+        local = Path(source) if Path(source).is_absolute() else workspace / source
+        if local.is_dir():
+            artifacts[key] = str(local)
+    return artifacts
+
+
+def register_pipeline_state(
+    workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str = "blsp"
+) -> Registration:
+    """Log one run and register one version for a new pipeline state; say so when it is not new."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from components.registry.pyfunc_model import SpeechAlignModel
+
+    workspace = Path(workspace)
+    name = params.registry.model_name
+    experiment_id = configure(workspace, params.registry.experiment)
+    client = MlflowClient()
+    existing = find_version(client, name, lineage.fingerprint)
+    if existing is not None:
+        return Registration(
+            name,
+            existing.version,
+            False,
+            existing.run_id,
+            None,
+            f"nothing changed: this pipeline state ({lineage.fingerprint[:12]}) is already "
+            f"{name} version {existing.version}; no new version registered",
+        )
+    export = json.loads((workspace / "metrics/export.json").read_text(encoding="utf-8"))
+    tags = {
+        **lineage.tags(),
+        "recipe": recipe,
+        "prefect_flow_run_id": flow_run_id or "none",
+        "onnx_parity": "passed" if export.get("passed") else "failed",
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"retrain-{recipe}") as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(flatten(params.model_dump(by_alias=True)))
+        mlflow.log_metrics(numeric_metrics(workspace))
+        log_training_curve(client, run.info.run_id, workspace)
+        log_datasets(workspace, lineage)
+        mlflow.log_dict(lineage.to_json(), "lineage.json")
+        for relative in (
+            "dvc.lock",
+            "params.yaml",
+            "reports/train_loss.png",
+            "reports/eval/predictions.jsonl",
+        ):
+            if (workspace / relative).is_file():
+                mlflow.log_artifact(str(workspace / relative), artifact_path=str(Path(relative).parent))
+        mlflow.log_artifacts(str(workspace / "metrics"), artifact_path="metrics")
+        mlflow.log_artifacts(str(workspace / "reports/validation"), artifact_path="reports/validation")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=SpeechAlignModel(),
+            artifacts=model_artifacts(workspace),
+            code_paths=[str(Path(__file__).resolve().parents[1])],
+            pip_requirements=PYFUNC_REQUIREMENTS,
+            model_config={"max_new_tokens": params.evaluate.max_new_tokens},
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    alias = None
+    if export.get("passed"):
+        alias = params.registry.challenger_alias
+        client.set_registered_model_alias(name, alias, version)
+    gate = f"alias '{alias}' set" if alias else "export parity gate failed: no alias set"
+    return Registration(
+        name, version, True, run.info.run_id, alias, f"registered {name} version {version}; {gate}"
+    )

@@ -1,0 +1,76 @@
+"""Running DVC stages from an orchestrator: ``dvc repro <stage>`` in a subprocess with a hard time limit.
+
+DVC alone decides what re-runs; this module only runs it, streams its output, and reports whether
+the stage ran or was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("prepare", "validate", "targets", "train", "evaluate", "export")
+
+
+class StageFailed(RuntimeError):
+    """A DVC stage exited non-zero or ran past its time limit; the message names the stage."""
+
+
+@dataclass(frozen=True)
+class StageRun:
+    stage: str
+    ran: bool
+    seconds: float
+
+
+def stage_environment() -> dict[str, str]:
+    """The subprocess finds this interpreter's ``python`` and ``dvc`` first, wherever it was started from."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def repro(stage: str, workspace: Path, timeout_s: float, echo: bool = True) -> StageRun:
+    """Run ``dvc repro <stage>`` in ``workspace``; kill it after ``timeout_s`` seconds."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    start = time.perf_counter()
+    command = [str(Path(sys.executable).parent / "dvc"), "repro", stage]
+    process = subprocess.Popen(
+        command, cwd=workspace, env=stage_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    tail: deque[str] = deque(maxlen=40)
+    ran = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line.rstrip())
+            if line.startswith(f"Running stage '{stage}'"):
+                ran.set()
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        code = process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise StageFailed(f"stage {stage}: killed after its time limit of {timeout_s:.0f} s") from None
+    finally:
+        reader.join(timeout=5)
+    if code != 0:
+        last = "\n".join(list(tail)[-12:])
+        raise StageFailed(f"stage {stage}: dvc repro exited with {code}\n{last}")
+    return StageRun(stage, ran.is_set(), round(time.perf_counter() - start, 2))

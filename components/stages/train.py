@@ -1,0 +1,71 @@
+"""DVC stage ``train``: the adapter learns to make the frozen LLM answer speech as it answers text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from components.atomic import atomic_directory, write_json, write_text
+from components.config import Params
+from components.data.features import utterance_features
+from components.data.manifest import DATA_ROOT, read_manifest, read_rows
+from components.modeling.base_models import read_sources
+from components.modeling.speech_llm import SpeechLLM
+from components.seeding import seed_everything
+from components.stages.runner import run_stage
+from components.training.plots import plot_loss
+from components.training.trainer import Example, train_adapter
+
+ADAPTER_DIR = Path("models/adapter")
+TARGET_DIR = Path("data/targets")
+METRICS = Path("metrics/train.json")
+LOSS_LOG = Path("metrics/train_loss.csv")
+LOSS_PLOT = Path("reports/train_loss.png")
+
+
+def load_examples(model: SpeechLLM, split: str) -> list[Example]:
+    """Pair each utterance's features with its target row; a target without audio is an error."""
+    utterances = {u.id: u for u in read_manifest(split)}
+    targets = read_rows(TARGET_DIR / f"{split}.jsonl")
+    missing = [row["id"] for row in targets if row["id"] not in utterances]
+    if missing:
+        raise ValueError(f"{TARGET_DIR / f'{split}.jsonl'}: targets for unknown utterance ids {missing[:10]}")
+    ordered = [utterances[row["id"]] for row in targets]
+    features = utterance_features(model.feature_extractor, ordered, DATA_ROOT)
+    return [
+        Example(row["id"], feats, row["instruction"], row["target"])
+        for row, feats in zip(targets, features, strict=True)
+    ]
+
+
+def loss_csv(steps: list[dict[str, float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["step", "loss", "lr"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({"step": s["step"], "loss": f"{s['loss']:.6f}", "lr": f"{s['lr']:.8f}"} for s in steps)
+    return buffer.getvalue()
+
+
+def main(params: Params) -> None:
+    seed_everything(params.train.seed)
+    sources = read_sources()
+    model = SpeechLLM.from_base(
+        sources.encoder, sources.llm, params.train.adapter.model_dump(), params.train.seed
+    )
+    train, dev = load_examples(model, "train"), load_examples(model, "dev")
+    result = train_adapter(model, train, dev, params.train)
+    with atomic_directory(ADAPTER_DIR) as tmp:
+        model.save_pretrained(tmp)
+    write_text(LOSS_LOG, loss_csv(result.steps))
+    plot_loss(result.steps, LOSS_PLOT)
+    summary = {
+        **result.summary(),
+        "trainable_parameters": sum(p.numel() for p in model.trainable_parameters()),
+    }
+    write_json(METRICS, summary)
+    print(f"train: {summary}")
+
+
+if __name__ == "__main__":
+    run_stage("train", main)

@@ -1,0 +1,179 @@
+"""The ``speechalign`` command line: retrain, list models, show lineage, predict."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.environment import apply_local_defaults
+
+app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
+
+RECIPES = ("blsp",)
+KEY_METRICS = {
+    "ASR WER (speech)": "eval.asr.speech.all.wer",
+    "ASR WER (text)": "eval.asr.text.all.wer",
+    "ST BLEU (speech)": "eval.st.speech.all.bleu",
+    "parity max|Δ|": "export.max_abs_diff",
+}
+
+Workspace = Annotated[Path, typer.Option(help="Pipeline workspace: a git + DVC repo with params.yaml.")]
+
+
+def fail(message: str) -> None:
+    typer.secho(f"speechalign: error: {message}", fg="red", err=True)
+    raise typer.Exit(code=1)
+
+
+def registry(workspace: Path) -> tuple[object, str]:
+    """MLflow client and the model name from params.yaml."""
+    from mlflow import MlflowClient
+
+    from components.config import load_params
+    from components.registry.mlflow_registry import configure
+
+    params = load_params(workspace / "params.yaml")
+    configure(workspace, params.registry.experiment)
+    return MlflowClient(), params.registry.model_name
+
+
+@app.command()
+def retrain(
+    workspace: Workspace = Path("."),
+    recipe: Annotated[str, typer.Option(help=f"Method recipe: {', '.join(RECIPES)}.")] = "blsp",
+    stage_timeout: Annotated[float | None, typer.Option(help="Seconds each stage may run.")] = None,
+) -> None:
+    """Run the pipeline as a Prefect flow and register a new model version if anything changed."""
+    if recipe not in RECIPES:
+        fail(f"--recipe {recipe!r} is not a recipe; choose from {', '.join(RECIPES)}")
+    workspace = workspace.resolve()
+    apply_local_defaults(workspace)
+    from components.config import ParamsError, load_params
+    from components.stages.pipeline import StageFailed
+
+    try:
+        load_params(workspace / "params.yaml")
+    except ParamsError as exc:
+        fail(str(exc))
+    from flows.retrain import retrain as retrain_flow
+
+    start = time.perf_counter()
+    try:
+        result = retrain_flow(workspace=str(workspace), recipe=recipe, stage_timeout_s=stage_timeout)
+    except StageFailed as exc:
+        fail(f"{exc}\nnothing was registered")
+    ran = result["stages_run"]
+    typer.echo("")
+    typer.echo(f"stages run: {', '.join(ran) if ran else 'none (every stage was up to date)'}")
+    typer.echo(result["registration"]["message"])
+    typer.echo(f"retrain finished in {time.perf_counter() - start:.1f} s")
+
+
+@app.command()
+def models(workspace: Workspace = Path(".")) -> None:
+    """Registered versions with their aliases and key metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    workspace = workspace.resolve()
+    apply_local_defaults(workspace)
+    client, name = registry(workspace)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client.get_registered_model(name).aliases
+    except MlflowException:
+        fail(f"no model named {name!r} is registered yet; run `speechalign retrain` first")
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    table = Table(title=f"{name}")
+    for column in ("version", "aliases", "recipe", "created", *KEY_METRICS):
+        table.add_column(column)
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    for version in versions:
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.creation_timestamp / 1000))
+        values = [f"{metrics[key]:.4g}" if key in metrics else "-" for key in KEY_METRICS.values()]
+        table.add_row(
+            version.version,
+            ", ".join(sorted(by_version.get(str(version.version), []))) or "-",
+            version.tags.get("recipe", "-"),
+            created,
+            *values,
+        )
+    Console().print(table)
+
+
+@app.command()
+def lineage(version: str, workspace: Workspace = Path(".")) -> None:
+    """The lineage of a model version as JSON: git, DVC hashes, Prefect flow run, MLflow run."""
+    import mlflow
+
+    workspace = workspace.resolve()
+    apply_local_defaults(workspace)
+    client, name = registry(workspace)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model_version = client.get_model_version(name, version)
+    except MlflowException:
+        fail(f"{name} has no version {version!r}; see `speechalign models`")
+    recorded = mlflow.artifacts.load_dict(f"runs:/{model_version.run_id}/lineage.json")
+    tags = model_version.tags
+    document = {
+        "model": name,
+        "version": model_version.version,
+        "aliases": list(model_version.aliases),
+        "recipe": tags.get("recipe"),
+        "mlflow_run_id": model_version.run_id,
+        "prefect_flow_run_id": tags.get("prefect_flow_run_id"),
+        **recorded,
+    }
+    typer.echo(json.dumps(document, indent=2))
+
+
+@app.command()
+def predict(
+    audio: Annotated[Path, typer.Argument(help="An audio file (any rate or channel count soundfile reads).")],
+    instruction: Annotated[str, typer.Option(help="What the LLM should do with the speech.")],
+    model: Annotated[str | None, typer.Option(help="MLflow model URI; default models:/NAME@champion, else @challenger.")] = None,
+    workspace: Workspace = Path("."),
+) -> None:
+    """Answer an instruction about an audio file with a registered model."""
+    if not audio.is_file():
+        fail(f"{audio}: no such audio file")
+    workspace = workspace.resolve()
+    apply_local_defaults(workspace)
+    import mlflow.pyfunc
+    import pandas as pd
+
+    client, name = registry(workspace)
+    if model is None:
+        from mlflow.exceptions import MlflowException
+
+        for alias in ("champion", "challenger"):
+            try:
+                client.get_model_version_by_alias(name, alias)
+            except MlflowException:
+                continue
+            model = f"models:/{name}@{alias}"
+            break
+        else:
+            fail(f"{name} has neither a champion nor a challenger alias; pass --model")
+    loaded = mlflow.pyfunc.load_model(model)
+    answer = loaded.predict(pd.DataFrame({"audio": [str(audio.resolve())], "instruction": [instruction]}))
+    typer.echo(answer[0])
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="speechalign")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

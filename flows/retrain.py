@@ -1,0 +1,61 @@
+"""Prefect flow ``retrain``: every DVC stage as a task, then lineage, registration and the gate.
+
+Orchestration only: which steps, in what order, with which limits. DVC decides what re-runs;
+MLflow holds runs, versions and aliases; the steps themselves live in ``components``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from components.config import load_params
+from components.registry.lineage import Lineage, collect_lineage
+from components.registry.mlflow_registry import Registration, register_pipeline_state
+from components.stages.pipeline import STAGES, StageRun, repro
+
+
+@task(name="dvc-repro", cache_policy=NO_CACHE, task_run_name="dvc repro {stage}")
+def run_stage(stage: str, workspace: str, timeout_s: float) -> StageRun:
+    return repro(stage, Path(workspace), timeout_s)
+
+
+@task(name="collect-lineage", cache_policy=NO_CACHE)
+def lineage_task(workspace: str) -> Lineage:
+    return collect_lineage(Path(workspace))
+
+
+@task(name="register-model", cache_policy=NO_CACHE)
+def register_task(workspace: str, lineage: Lineage, recipe: str, flow_run_id: str | None) -> Registration:
+    params = load_params(Path(workspace) / "params.yaml")
+    return register_pipeline_state(Path(workspace), params, lineage, flow_run_id, recipe)
+
+
+def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
+    lines = ["# retrain", "", "| stage | result | seconds |", "|---|---|---|"]
+    lines += [f"| {r.stage} | {'ran' if r.ran else 'up to date'} | {r.seconds} |" for r in runs]
+    lines += ["", registration.message]
+    return "\n".join(lines)
+
+
+@flow(name="retrain", log_prints=True)
+def retrain(workspace: str = ".", recipe: str = "blsp", stage_timeout_s: float | None = None) -> dict[str, Any]:
+    """Run prepare → validate → targets → train → evaluate → export, then register what is new."""
+    params = load_params(Path(workspace) / "params.yaml")
+    timeout = stage_timeout_s or params.registry.stage_timeout_s
+    runs = [run_stage(stage, workspace, timeout) for stage in STAGES]
+    lineage = lineage_task(workspace)
+    run_id = flow_run.get_id()
+    registration = register_task(workspace, lineage, recipe, str(run_id) if run_id else None)
+    create_markdown_artifact(summary_markdown(runs, registration), key="retrain-summary")
+    return {
+        "stages": [r.__dict__ for r in runs],
+        "stages_run": [r.stage for r in runs if r.ran],
+        "registration": registration.__dict__,
+        "lineage_fingerprint": lineage.fingerprint,
+    }
