@@ -16,10 +16,11 @@ app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speec
 
 RECIPES = ("blsp",)
 KEY_METRICS = {
-    "ASR WER (speech)": "eval.asr.speech.all.wer",
-    "ASR WER (text)": "eval.asr.text.all.wer",
-    "ST BLEU (speech)": "eval.st.speech.all.bleu",
-    "parity max|Δ|": "export.max_abs_diff",
+    "WER speech": "eval.asr.speech.all.wer",
+    "WER text": "eval.asr.text.all.wer",
+    "BLEU speech": "eval.st.speech.all.bleu",
+    "BLEU text": "eval.st.text.all.bleu",
+    "ONNX max|Δ|": "export.max_abs_diff",
 }
 
 Workspace = Annotated[Path, typer.Option(help="Pipeline workspace: a git + DVC repo with params.yaml.")]
@@ -94,20 +95,23 @@ def models(workspace: Workspace = Path(".")) -> None:
         by_version.setdefault(str(version), []).append(alias)
     table = Table(title=f"{name}")
     for column in ("version", "aliases", "recipe", "created", *KEY_METRICS):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
     for version in versions:
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.creation_timestamp / 1000))
         values = [f"{metrics[key]:.4g}" if key in metrics else "-" for key in KEY_METRICS.values()]
         table.add_row(
-            version.version,
+            str(version.version),
             ", ".join(sorted(by_version.get(str(version.version), []))) or "-",
             version.tags.get("recipe", "-"),
             created,
             *values,
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # pipes and CI logs get the whole table, unwrapped
+    console.print(table)
 
 
 @app.command()
@@ -142,7 +146,9 @@ def lineage(version: str, workspace: Workspace = Path(".")) -> None:
 def predict(
     audio: Annotated[Path, typer.Argument(help="An audio file (any rate or channel count soundfile reads).")],
     instruction: Annotated[str, typer.Option(help="What the LLM should do with the speech.")],
-    model: Annotated[str | None, typer.Option(help="MLflow model URI; default models:/NAME@champion, else @challenger.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="MLflow model URI; default models:/NAME@champion, else @challenger.")
+    ] = None,
     workspace: Workspace = Path("."),
 ) -> None:
     """Answer an instruction about an audio file with a registered model."""

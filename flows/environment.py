@@ -15,6 +15,7 @@ STATE_DIR = ".speechalign"
 def apply_local_defaults(workspace: Path) -> None:
     """Must run before Prefect is imported: Prefect reads its settings at import time."""
     state = Path(workspace).resolve() / STATE_DIR
+    (state / "prefect").mkdir(parents=True, exist_ok=True)
     defaults = {
         "PREFECT_HOME": str(state / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -17,12 +17,17 @@ from prefect.runtime import flow_run
 from components.config import load_params
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
-from components.stages.pipeline import STAGES, StageRun, repro
+from components.stages.pipeline import STAGES, StageRun, push, repro
 
 
 @task(name="dvc-repro", cache_policy=NO_CACHE, task_run_name="dvc repro {stage}")
 def run_stage(stage: str, workspace: str, timeout_s: float) -> StageRun:
     return repro(stage, Path(workspace), timeout_s)
+
+
+@task(name="dvc-push", cache_policy=NO_CACHE)
+def push_task(workspace: str, timeout_s: float) -> StageRun:
+    return push(Path(workspace), timeout_s)
 
 
 @task(name="collect-lineage", cache_policy=NO_CACHE)
@@ -44,11 +49,14 @@ def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(workspace: str = ".", recipe: str = "blsp", stage_timeout_s: float | None = None) -> dict[str, Any]:
+def retrain(
+    workspace: str = ".", recipe: str = "blsp", stage_timeout_s: float | None = None
+) -> dict[str, Any]:
     """Run prepare → validate → targets → train → evaluate → export, then register what is new."""
     params = load_params(Path(workspace) / "params.yaml")
     timeout = stage_timeout_s or params.registry.stage_timeout_s
     runs = [run_stage(stage, workspace, timeout) for stage in STAGES]
+    push_task(workspace, timeout)
     lineage = lineage_task(workspace)
     run_id = flow_run.get_id()
     registration = register_task(workspace, lineage, recipe, str(run_id) if run_id else None)

@@ -48,7 +48,8 @@ class SpeechEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         encoder = self.model
         # Zero padded frames after each conv, so a clip's output does not depend on its batch mates.
-        hidden = nn.functional.gelu(encoder.conv1(features)) * feature_mask[:, None, :].to(features.dtype)
+        frame_mask = feature_mask[:, None, :].to(features.dtype)
+        hidden = nn.functional.gelu(encoder.conv1(features * frame_mask)) * frame_mask
         hidden = nn.functional.gelu(encoder.conv2(hidden)).transpose(1, 2)  # (B, T', D)
         frames = hidden.shape[1]
         lengths = whisper_output_lengths(feature_mask.sum(dim=1))

@@ -27,8 +27,8 @@ class Lineage:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 over every stage's dependency and output hashes."""
-        canonical = json.dumps(self.stage_hashes, sort_keys=True).encode()
+        """sha256 over every stage's dependency and output hashes and the params values it used."""
+        canonical = json.dumps({"hashes": self.stage_hashes, "params": self.params}, sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()
 
     def tags(self) -> dict[str, str]:
@@ -50,6 +50,7 @@ class Lineage:
             "git_dirty": self.git_dirty,
             "lineage_fingerprint": self.fingerprint,
             "stages": self.stage_hashes,
+            "params": self.params,
         }
 
 

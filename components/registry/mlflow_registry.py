@@ -124,6 +124,22 @@ def log_training_curve(client: Any, run_id: str, workspace: Path) -> None:
         client.log_batch(run_id, metrics=series[start : start + 1000])
 
 
+def manifest_source(workspace: Path) -> Any:
+    """Where the versioned manifests live: their DVC remote URL (the workspace copy if not pushed)."""
+    import dvc.api
+    from mlflow.data.dataset_source_registry import get_registered_sources
+
+    try:
+        url = dvc.api.get_url("data/manifests", repo=str(workspace))
+    except Exception:  # noqa: BLE001 - no remote configured: fall back to the workspace copy
+        url = (Path(workspace) / "data/manifests").resolve().as_uri()
+    if "://" in url and not url.startswith("file:"):
+        return url  # s3://, gs://, …: MLflow resolves these unambiguously
+    # A local path matches two registered source kinds; name the local-artifact one explicitly.
+    local = next(s for s in get_registered_sources() if s.__name__ == "LocalArtifactDatasetSource")
+    return local(url)
+
+
 def log_datasets(workspace: Path, lineage: Lineage) -> None:
     """Each manifest split as an MLflow dataset input, digest = the DVC hash of the manifests."""
     import mlflow
@@ -132,15 +148,18 @@ def log_datasets(workspace: Path, lineage: Lineage) -> None:
     from components.data.manifest import read_rows
 
     digest = lineage.stage_hashes.get("prepare", {}).get("outs", {}).get("data/manifests", "")
+    source = manifest_source(workspace)
     for split in ("train", "dev", "test"):
         path = Path(workspace) / "data/manifests" / f"{split}.jsonl"
         if not path.is_file():
             continue
         frame = pd.DataFrame(read_rows(path))[["id", "audio", "language", "text", "duration_s", "split"]]
         dataset = mlflow.data.from_pandas(
-            frame, source=path.resolve().as_uri(), name=f"manifest-{split}", digest=digest[:36] or None
+            frame, source=source, name=f"manifest-{split}", digest=digest[:36] or None
         )
-        mlflow.log_input(dataset, context=split, tags={"dvc_md5": digest, "dvc_path": "data/manifests"})
+        mlflow.log_input(
+            dataset, context=split, tags={"dvc_md5": digest, "dvc_path": f"data/manifests/{split}.jsonl"}
+        )
 
 
 def model_artifacts(workspace: Path) -> dict[str, str]:
@@ -164,7 +183,7 @@ def register_pipeline_state(
     import mlflow
     from mlflow import MlflowClient
 
-    from components.registry.pyfunc_model import SpeechAlignModel
+    from components.registry import pyfunc_model
 
     workspace = Path(workspace)
     name = params.registry.model_name
@@ -202,12 +221,16 @@ def register_pipeline_state(
             "reports/eval/predictions.jsonl",
         ):
             if (workspace / relative).is_file():
-                mlflow.log_artifact(str(workspace / relative), artifact_path=str(Path(relative).parent))
+                parent = Path(relative).parent.as_posix()
+                mlflow.log_artifact(
+                    str(workspace / relative), artifact_path=None if parent == "." else parent
+                )
         mlflow.log_artifacts(str(workspace / "metrics"), artifact_path="metrics")
         mlflow.log_artifacts(str(workspace / "reports/validation"), artifact_path="reports/validation")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=SpeechAlignModel(),
+            python_model=pyfunc_model.__file__,
+            signature=pyfunc_model.SIGNATURE,
             artifacts=model_artifacts(workspace),
             code_paths=[str(Path(__file__).resolve().parents[1])],
             pip_requirements=PYFUNC_REQUIREMENTS,

@@ -42,10 +42,24 @@ def repro(stage: str, workspace: Path, timeout_s: float, echo: bool = True) -> S
     """Run ``dvc repro <stage>`` in ``workspace``; kill it after ``timeout_s`` seconds."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    return run_dvc(["repro", stage], stage, workspace, timeout_s, echo)
+
+
+def push(workspace: Path, timeout_s: float, echo: bool = True) -> StageRun:
+    """``dvc push``: every cached output goes to the configured remote (a local folder by default)."""
+    return run_dvc(["push"], "push", workspace, timeout_s, echo)
+
+
+def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo: bool) -> StageRun:
     start = time.perf_counter()
-    command = [str(Path(sys.executable).parent / "dvc"), "repro", stage]
+    command = [str(Path(sys.executable).parent / "dvc"), *args]
     process = subprocess.Popen(
-        command, cwd=workspace, env=stage_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=workspace,
+        env=stage_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     tail: deque[str] = deque(maxlen=40)
     ran = threading.Event()
@@ -72,5 +86,5 @@ def repro(stage: str, workspace: Path, timeout_s: float, echo: bool = True) -> S
         reader.join(timeout=5)
     if code != 0:
         last = "\n".join(list(tail)[-12:])
-        raise StageFailed(f"stage {stage}: dvc repro exited with {code}\n{last}")
+        raise StageFailed(f"stage {stage}: dvc {' '.join(args)} exited with {code}\n{last}")
     return StageRun(stage, ran.is_set(), round(time.perf_counter() - start, 2))

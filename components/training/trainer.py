@@ -97,8 +97,9 @@ def train_adapter(
         torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), params.grad_clip)
         optimiser.step()
         scheduler.step()
-        result.steps.append({"step": step, "loss": float(loss), "lr": optimiser.param_groups[0]["lr"]})
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        value = loss.item()
+        result.steps.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})
+        bar.set_postfix(loss=f"{value:.3f}")
     model.eval()
     result.seconds = time.perf_counter() - start
     result.dev_loss_after = mean_loss(model, dev, params.batch_size)

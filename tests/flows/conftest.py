@@ -1,0 +1,71 @@
+"""A throw-away pipeline workspace (git + DVC) with tiny params, and one Prefect harness per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COPIED = ["components", "flows", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+TINY_PARAMS = {
+    "prepare": {"sentences_per_language": 4, "dev_share": 0.25, "test_share": 0.25},
+    "targets": {"max_new_tokens": 8},
+    "train": {"steps": 12, "batch_size": 4, "warmup_steps": 2},
+    "evaluate": {"max_new_tokens": 8},
+    "export": {"batch_sizes": [1, 2], "lengths_s": [0.9, 1.7, 2.3]},
+}
+
+
+def deep_update(base: dict, changes: dict) -> dict:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def git(workspace: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True)
+
+
+def make_workspace(root: Path) -> Path:
+    """Copy the project's pipeline files into ``root``, shrink params, and commit it all."""
+    root.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in COPIED:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+    params = deep_update(yaml.safe_load((root / "params.yaml").read_text()), TINY_PARAMS)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "tests@speechalign.local")
+    git(root, "config", "user.name", "speechalign tests")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "workspace")
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return make_workspace(tmp_path_factory.mktemp("workspace"))

@@ -1,0 +1,109 @@
+"""The retrain flow end to end on tiny models: stages, lineage, registration, the gate, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+def invoke(*args: str):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def speechalign(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it (its own process and Prefect server)."""
+    command = [str(Path(sys.executable).parent / "speechalign"), *args, "--workspace", str(workspace)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def registry(workspace: Path):
+    from mlflow import MlflowClient
+
+    from components.registry.mlflow_registry import configure
+
+    configure(workspace, "speechalign")
+    return MlflowClient()
+
+
+def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harness, workspace: Path) -> None:
+    from flows.retrain import retrain
+
+    result = retrain(workspace=str(workspace))
+    assert result["stages_run"] == ["prepare", "validate", "targets", "train", "evaluate", "export"]
+    assert result["registration"]["created"] and result["registration"]["alias"] == "challenger"
+
+    client = registry(workspace)
+    version = client.get_model_version_by_alias("speechalign-blsp", "challenger")
+    assert str(version.version) == "1"
+    lock = yaml.safe_load((workspace / "dvc.lock").read_text())
+    for stage, entry in lock["stages"].items():
+        for item in entry.get("deps", []) + entry.get("outs", []):
+            assert version.tags[
+                f"dvc.{stage}.{'deps' if item in entry.get('deps', []) else 'outs'}.{item['path']}"
+            ]
+    assert version.tags["onnx_parity"] == "passed"
+    assert len(version.tags["git_commit"]) == 40
+    assert version.tags["prefect_flow_run_id"] != "none"
+    run = client.get_run(version.run_id)
+    assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 12
+    assert "eval.asr.speech.all.wer" in run.data.metrics
+    assert {d.dataset.digest for d in run.inputs.dataset_inputs}
+
+
+def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace: Path) -> None:
+    listing = invoke("models", "--workspace", str(workspace))
+    assert listing.exit_code == 0, listing.output
+    assert "challenger" in listing.output and "blsp" in listing.output
+
+    shown = invoke("lineage", "1", "--workspace", str(workspace))
+    assert shown.exit_code == 0, shown.output
+    lineage = json.loads(shown.output)
+    assert set(lineage["stages"]) == {"prepare", "validate", "targets", "train", "evaluate", "export"}
+    assert lineage["stages"]["train"]["outs"]["models/adapter"].endswith(".dir")
+    assert lineage["prefect_flow_run_id"] and lineage["mlflow_run_id"]
+
+
+def test_predict_answers_from_the_registered_model(prefect_harness, workspace: Path) -> None:
+    audio = next((workspace / "data/audio/eng").glob("*.wav"))
+    result = invoke(
+        "predict", str(audio), "--instruction", "Repeat the speech.", "--workspace", str(workspace)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() != "" or result.output == "\n"
+
+
+def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace: Path) -> None:
+    result = speechalign(workspace, "retrain")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stages run: none" in result.stdout
+    assert "nothing changed" in result.stdout and "version 1" in result.stdout
+    versions = registry(workspace).search_model_versions("name='speechalign-blsp'")
+    assert [str(v.version) for v in versions] == ["1"]
+
+
+def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, workspace: Path) -> None:
+    from components.stages.pipeline import StageFailed
+    from flows.retrain import retrain
+
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["validate"]["languages"] = ["eng"]  # every non-English row now fails validation
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    targets_before = (workspace / "data/targets/train.jsonl").read_bytes()
+    with pytest.raises(StageFailed) as failure:
+        retrain(workspace=str(workspace))
+    assert "stage validate" in str(failure.value)
+    assert "fra_" in str(failure.value)  # the offending utterance ids are named
+    assert (workspace / "data/targets/train.jsonl").read_bytes() == targets_before
+    versions = registry(workspace).search_model_versions("name='speechalign-blsp'")
+    assert [str(v.version) for v in versions] == ["1"]
