@@ -27,6 +27,8 @@ def apply_local_defaults(workspace: Path) -> None:
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,14 +177,30 @@ def model_artifacts(workspace: Path) -> dict[str, str]:
     return artifacts
 
 
+def log_pyfunc(workspace: Path, params: Params, name: str) -> Any:
+    """Log the model from code (this package's pyfunc module) and register it under ``name``."""
+    import mlflow
+
+    from components.registry import pyfunc_model
+
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=pyfunc_model.__file__,
+        signature=pyfunc_model.SIGNATURE,
+        artifacts=model_artifacts(workspace),
+        code_paths=[str(Path(__file__).resolve().parents[1])],
+        pip_requirements=PYFUNC_REQUIREMENTS,
+        model_config={"max_new_tokens": params.evaluate.max_new_tokens},
+        registered_model_name=name,
+    )
+
+
 def register_pipeline_state(
     workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str = "blsp"
 ) -> Registration:
     """Log one run and register one version for a new pipeline state; say so when it is not new."""
     import mlflow
     from mlflow import MlflowClient
-
-    from components.registry import pyfunc_model
 
     workspace = Path(workspace)
     name = params.registry.model_name
@@ -227,16 +244,10 @@ def register_pipeline_state(
                 )
         mlflow.log_artifacts(str(workspace / "metrics"), artifact_path="metrics")
         mlflow.log_artifacts(str(workspace / "reports/validation"), artifact_path="reports/validation")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=pyfunc_model.__file__,
-            signature=pyfunc_model.SIGNATURE,
-            artifacts=model_artifacts(workspace),
-            code_paths=[str(Path(__file__).resolve().parents[1])],
-            pip_requirements=PYFUNC_REQUIREMENTS,
-            model_config={"max_new_tokens": params.evaluate.max_new_tokens},
-            registered_model_name=name,
-        )
+        with warnings.catch_warnings():
+            # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.
+            warnings.filterwarnings("ignore", message=".*(type hint|input example|input_example).*")
+            info = log_pyfunc(workspace, params, name)
     version = str(info.registered_model_version)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)

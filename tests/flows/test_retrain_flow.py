@@ -74,13 +74,25 @@ def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace
     assert lineage["prefect_flow_run_id"] and lineage["mlflow_run_id"]
 
 
-def test_predict_answers_from_the_registered_model(prefect_harness, workspace: Path) -> None:
-    audio = next((workspace / "data/audio/eng").glob("*.wav"))
-    result = invoke(
-        "predict", str(audio), "--instruction", "Repeat the speech.", "--workspace", str(workspace)
-    )
+def test_predict_with_the_registered_model_matches_the_workspace_model(workspace: Path) -> None:
+    from components.data.audio import load_audio
+    from components.modeling.speech_llm import SpeechLLM
+
+    audio = sorted((workspace / "data/audio/eng").glob("*.wav"))[0]
+    instruction = "Repeat the speech."
+    result = invoke("predict", str(audio), "--instruction", instruction, "--workspace", str(workspace))
     assert result.exit_code == 0, result.output
-    assert result.output.strip() != "" or result.output == "\n"
+
+    model = SpeechLLM.from_pretrained(
+        workspace / "models/adapter",
+        base_overrides={
+            "encoder": str(workspace / "models/base/encoder"),
+            "llm": str(workspace / "models/base/llm"),
+        },
+    )
+    wave = load_audio(audio, model.feature_extractor.sampling_rate)
+    expected = model.generate([instruction], model.speech_slots(*model.features([wave])), max_new_tokens=8)[0]
+    assert result.output.rstrip("\n") == expected
 
 
 def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace: Path) -> None:
