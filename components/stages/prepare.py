@@ -7,14 +7,13 @@ from pathlib import Path
 from components.atomic import atomic_directory
 from components.config import Params
 from components.data.demo_corpus import build_demo_corpus
-from components.data.manifest import SPLITS, write_rows
+from components.data.manifest import MANIFEST_DIR, SPLITS, write_rows
 from components.modeling.base_models import prepare_base_models
 from components.modeling.prompts import BLSP_TEMPLATE
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 
 AUDIO_DIR = Path("data/audio")
-MANIFEST_DIR = Path("data/manifests")
 BASE_DIR = Path("models/base")
 
 
