@@ -75,7 +75,10 @@ def assign_splits(sentences: list[DemoSentence], dev_share: float, test_share: f
 
 
 def synthesize(text: str, language: str, variant: int, out_path: Path, sample_rate: int) -> None:
-    """espeak-ng → sox resample to mono 16-bit at ``sample_rate``; written atomically."""
+    """espeak-ng → sox resample to mono 16-bit at ``sample_rate``; written atomically.
+
+    sox's dither (``-D`` turns it off) adds random noise, which would make every run's audio differ.
+    """
     suffix, rate, pitch = VOICE_VARIANTS[variant]
     voice = ESPEAK_VOICES[language] + suffix
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,7 @@ def synthesize(text: str, language: str, variant: int, out_path: Path, sample_ra
             capture_output=True,
         )
         subprocess.run(
-            ["sox", "-q", "-t", "wav", "-", "-r", str(sample_rate), "-c", "1", "-b", "16", tmp],
+            ["sox", "-q", "-D", "-t", "wav", "-", "-r", str(sample_rate), "-c", "1", "-b", "16", tmp],
             input=speech.stdout,
             check=True,
             capture_output=True,
