@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-STATE_DIR = ".speechalign"
+from components.workspace import STATE_DIR
 
 
 def apply_local_defaults(workspace: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from components.config import BaseModelsParams, TinyEncoderParams, TinyLLMParams
+from components.workspace import BASE_DIR
 
-BASE_DIR = Path("models/base")
 SOURCES_FILE = "sources.json"
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from components.config import Params
 from components.registry.lineage import Lineage
+from components.workspace import ADAPTER_DIR, BASE_DIR, METRICS_DIR, ONNX_DIR, STATE_DIR
 
-STATE_DIR = ".speechalign"
 PYFUNC_REQUIREMENTS = [
     "torch==2.9.1",
     "torchaudio==2.9.1",
@@ -95,7 +95,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def numeric_metrics(workspace: Path) -> dict[str, float]:
     """Every number in the stage metrics files, named ``<file>.<path>``."""
     metrics: dict[str, float] = {}
-    for path in sorted((Path(workspace) / "metrics").glob("*.json")):
+    for path in sorted((Path(workspace) / METRICS_DIR).glob("*.json")):
         for key, value in flatten(json.loads(path.read_text(encoding="utf-8"))).items():
             if (
                 isinstance(value, bool)
@@ -111,7 +111,7 @@ def log_training_curve(client: Any, run_id: str, workspace: Path) -> None:
     """The per-step training loss and learning rate as MLflow metric histories."""
     from mlflow.entities import Metric
 
-    path = Path(workspace) / "metrics/train_loss.csv"
+    path = Path(workspace) / METRICS_DIR / "train_loss.csv"
     if not path.is_file():
         return
     with path.open(encoding="utf-8") as handle:
@@ -168,8 +168,8 @@ def model_artifacts(workspace: Path) -> dict[str, str]:
     from components.modeling.base_models import read_sources
 
     workspace = Path(workspace)
-    artifacts = {"adapter": str(workspace / "models/adapter"), "onnx": str(workspace / "models/onnx")}
-    sources = read_sources(workspace / "models/base")
+    artifacts = {"adapter": str(workspace / ADAPTER_DIR), "onnx": str(workspace / ONNX_DIR)}
+    sources = read_sources(workspace / BASE_DIR)
     for key, source in sources.to_json().items():
         local = Path(source) if Path(source).is_absolute() else workspace / source
         if local.is_dir():
@@ -217,7 +217,7 @@ def register_pipeline_state(
             f"nothing changed: this pipeline state ({lineage.fingerprint[:12]}) is already "
             f"{name} version {existing.version}; no new version registered",
         )
-    export = json.loads((workspace / "metrics/export.json").read_text(encoding="utf-8"))
+    export = json.loads((workspace / METRICS_DIR / "export.json").read_text(encoding="utf-8"))
     tags = {
         **lineage.tags(),
         "recipe": recipe,
@@ -242,7 +242,7 @@ def register_pipeline_state(
                 mlflow.log_artifact(
                     str(workspace / relative), artifact_path=None if parent == "." else parent
                 )
-        mlflow.log_artifacts(str(workspace / "metrics"), artifact_path="metrics")
+        mlflow.log_artifacts(str(workspace / METRICS_DIR), artifact_path="metrics")
         mlflow.log_artifacts(str(workspace / "reports/validation"), artifact_path="reports/validation")
         with warnings.catch_warnings():
             # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.

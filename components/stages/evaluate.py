@@ -12,8 +12,8 @@ from components.evaluation.zero_shot import answer, build_queries, check_zero_sh
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.workspace import ADAPTER_DIR
 
-ADAPTER_DIR = Path("models/adapter")
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
 

@@ -12,9 +12,8 @@ from components.export.parity import check_parity
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.workspace import ADAPTER_DIR, ONNX_DIR
 
-ADAPTER_DIR = Path("models/adapter")
-ONNX_DIR = Path("models/onnx")
 ONNX_FILE = "speech_path.onnx"
 METRICS = Path("metrics/export.json")
 

@@ -12,9 +12,9 @@ from components.modeling.base_models import prepare_base_models
 from components.modeling.prompts import BLSP_TEMPLATE
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.workspace import BASE_DIR
 
 AUDIO_DIR = Path("data/audio")
-BASE_DIR = Path("models/base")
 
 
 def tokenizer_texts(rows: list, params: Params) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from components.config import Params
 from components.data.manifest import read_manifest, write_rows
 from components.modeling.base_models import read_sources
@@ -11,8 +9,8 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
+from components.workspace import TARGET_DIR
 
-TARGET_DIR = Path("data/targets")
 TARGET_SPLITS = ("train", "dev")
 
 

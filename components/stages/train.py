@@ -16,9 +16,8 @@ from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.plots import plot_loss
 from components.training.trainer import Example, train_adapter
+from components.workspace import ADAPTER_DIR, TARGET_DIR
 
-ADAPTER_DIR = Path("models/adapter")
-TARGET_DIR = Path("data/targets")
 METRICS = Path("metrics/train.json")
 LOSS_LOG = Path("metrics/train_loss.csv")
 LOSS_PLOT = Path("reports/train_loss.png")
