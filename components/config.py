@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PARAMS_FILE = "params.yaml"
 LANGUAGE_CODE = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
@@ -31,6 +31,8 @@ class TinyEncoderParams(Section):
     ffn_dim: int = Field(128, gt=0)
     num_mel_bins: int = Field(80, gt=0)
     max_seconds: float = Field(10.0, gt=0)
+    # Whisper's own 0.02 leaves a random encoder's output ~98% positional embedding; 0.2 keeps the audio.
+    init_std: float = Field(0.2, gt=0)
 
 
 class TinyLLMParams(Section):
@@ -53,15 +55,76 @@ class BaseModelsParams(Section):
     tiny_llm: TinyLLMParams = TinyLLMParams()
 
 
+class SkillInstructions(Section):
+    """Instruction wordings per text task; ``{language}`` in a translate wording names the target."""
+
+    repeat: list[str] = [
+        "Repeat the following speech word for word.",
+        "Say exactly what you hear.",
+        "Write down these words.",
+    ]
+    continue_: list[str] = Field(
+        ["Continue the following text.", "What happens next?", "Go on with the story."], alias="continue"
+    )
+    translate: list[str] = [
+        "Translate the following speech into {language}.",
+        "Say this in {language}.",
+        "Give the {language} version.",
+    ]
+    intent: list[str] = [
+        "What is the intent of this sentence?",
+        "Name the kind of action.",
+        "Which intent is this?",
+    ]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("repeat", "continue_", "translate", "intent")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value or any(not wording.strip() for wording in value):
+            raise ValueError("needs at least one wording, none of them empty")
+        return value
+
+    def by_task(self) -> dict[str, list[str]]:
+        return {
+            "repeat": self.repeat,
+            "continue": self.continue_,
+            "translate": self.translate,
+            "intent": self.intent,
+        }
+
+
+class TextSkillsParams(Section):
+    """How the tiny demo LLM is taught its corpus's text tasks before any speech is seen.
+
+    Only used when ``base_models.llm`` is ``tiny``: a pretrained LLM already has its skills.
+    """
+
+    steps: int = Field(2500, ge=1)
+    batch_size: int = Field(64, gt=0)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    extra_sentences: int = Field(5000, ge=0)
+    check_sentences: int = Field(64, ge=1)
+    # Max std of Gaussian noise on the sentence's embeddings, relative to the embedding RMS; each example
+    # draws its own level. An LLM that only read clean tokens lets a speech slot override its instruction.
+    slot_noise: float = Field(1.0, ge=0)
+    instructions: SkillInstructions = SkillInstructions()
+
+
 class PrepareParams(Section):
     seed: int = 0
-    languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
-    sentences_per_language: int = Field(64, ge=3, le=64)
+    languages: list[LANGUAGE_CODE] = ["eng", "spa"]
+    sentences_per_language: int = Field(600, ge=3, le=5000)
     sample_rate: int = Field(16000, gt=0)
     dev_share: float = Field(0.15, ge=0, lt=1)
     test_share: float = Field(0.15, ge=0, lt=1)
     voice_variants: int = Field(1, ge=1, le=4)
     base_models: BaseModelsParams = BaseModelsParams()
+    text_skills: TextSkillsParams = TextSkillsParams()
 
     @field_validator("languages")
     @classmethod
@@ -83,7 +146,7 @@ class ValidateParams(Section):
 
 class TargetsParams(Section):
     recipe: Literal["blsp"] = "blsp"
-    instruction: str = "Continue the following text in a coherent and engaging style with less than 40 words."
+    instruction: str = "Continue the following text."
     max_new_tokens: int = Field(24, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
 
@@ -111,6 +174,8 @@ class TrainParams(Section):
 class EvaluateParams(Section):
     asr_instruction: str = "Repeat the following speech word for word."
     st_instruction: str = "Translate the following speech into {language}."
+    intent_instruction: str = "What is the intent of this sentence?"
+    shuffle_seed: int = 0
     max_new_tokens: int = Field(32, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
     split: Literal["dev", "test"] = "test"
@@ -154,6 +219,26 @@ class Params(Section):
     @property
     def validate(self) -> ValidateParams:  # type: ignore[override]
         return self.validate_
+
+    @model_validator(mode="after")
+    def _instructions_taught(self) -> Params:
+        """The tiny demo LLM knows only the wordings it was taught: refuse any other before training."""
+        if self.prepare.base_models.llm != "tiny":
+            return self
+        taught = self.prepare.text_skills.instructions
+        used = {
+            "targets.instruction": (self.targets.instruction, taught.continue_),
+            "evaluate.asr_instruction": (self.evaluate.asr_instruction, taught.repeat),
+            "evaluate.st_instruction": (self.evaluate.st_instruction, taught.translate),
+            "evaluate.intent_instruction": (self.evaluate.intent_instruction, taught.intent),
+        }
+        for key, (wording, known) in used.items():
+            if wording not in known:
+                raise ValueError(
+                    f"{key}: {wording!r} is not one of the wordings the tiny LLM is taught "
+                    f"(prepare.text_skills.instructions): {known}"
+                )
+        return self
 
 
 class ParamsError(ValueError):

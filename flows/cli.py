@@ -16,10 +16,11 @@ app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speec
 
 RECIPES = ("blsp",)
 KEY_METRICS = {
-    "WER speech": "eval.asr.speech.all.wer",
-    "WER text": "eval.asr.text.all.wer",
-    "BLEU speech": "eval.st.speech.all.bleu",
-    "BLEU text": "eval.st.text.all.bleu",
+    "CER speech": "eval.asr.speech.all.cer",
+    "CER shuffled": "eval.asr.shuffled.all.cer",
+    "CER text": "eval.asr.text.all.cer",
+    "chrF speech": "eval.st.speech.all.chrf",
+    "intent speech": "eval.intent.speech.all.accuracy",
     "ONNX max|Δ|": "export.max_abs_diff",
 }
 

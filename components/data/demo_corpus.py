@@ -1,13 +1,12 @@
-"""The embedded demo corpus: the project's own sentences spoken by espeak-ng, 16 kHz mono.
+"""The embedded demo corpus: the demo grammar's sentences spoken by espeak-ng, 16 kHz mono.
 
-Every sentence carries a translation into one other corpus language (so speech translation can be
-scored), an intent and a question/answer pair. Splits are drawn per sentence, so no test sentence is
-ever heard in training, whatever the voice.
+Every sentence carries its translation into each other corpus language, an intent and a spoken
+question with its answer. Splits are drawn per sentence, and a sentence is spoken in one language
+only, so no test sentence is ever heard or read in training, whatever the voice or language.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -15,9 +14,10 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from components.data import demo_grammar as grammar
+from components.data.demo_grammar import Clause
 from components.data.manifest import Utterance
 
 AUDIO_PREFIX = "audio"  # audio_dir's name under the data root
@@ -32,36 +32,39 @@ class SynthesisError(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoSentence:
+    """A clause, the one language it is spoken in, and its split."""
+
+    clause: Clause
     language: str
-    text: str
-    translation: dict[str, str]
-    intent: str
-    question: str
-    answer: str
+    split: str
 
 
-def load_sentences(languages: list[str], per_language: int) -> list[DemoSentence]:
-    """The first ``per_language`` sentences of each requested language, in file order."""
-    raw = json.loads(resources.files("components.data").joinpath("demo_sentences.json").read_text("utf-8"))
-    unknown = sorted(set(languages) - set(ESPEAK_VOICES))
-    if unknown:
+def plan_sentences(
+    languages: list[str], per_language: int, dev_share: float, test_share: float, seed: int
+) -> list[DemoSentence]:
+    """``per_language`` distinct clauses per language, none shared between languages, split per clause."""
+    grammar.check_languages(languages)
+    missing = sorted(set(languages) - set(ESPEAK_VOICES))
+    if missing:
         raise ValueError(
-            f"prepare.languages: no demo voice for {unknown}; choose from {sorted(ESPEAK_VOICES)}"
+            f"prepare.languages: no demo voice for {missing}; choose from {sorted(ESPEAK_VOICES)}"
         )
-    chosen: list[DemoSentence] = []
-    for language in languages:
-        rows = [DemoSentence(**row) for row in raw if row["language"] == language][:per_language]
-        chosen.extend(rows)
-    return chosen
+    clauses = grammar.sample_clauses(per_language * len(languages), random.Random(seed))
+    spoken = [(clause, languages[index % len(languages)]) for index, clause in enumerate(clauses)]
+    splits = assign_splits([language for _, language in spoken], dev_share, test_share, seed)
+    return [
+        DemoSentence(clause, language, split)
+        for (clause, language), split in zip(spoken, splits, strict=True)
+    ]
 
 
-def assign_splits(sentences: list[DemoSentence], dev_share: float, test_share: float, seed: int) -> list[str]:
+def assign_splits(languages: list[str], dev_share: float, test_share: float, seed: int) -> list[str]:
     """Split per language by sentence, with a seeded shuffle: the same params give the same split."""
-    splits = ["train"] * len(sentences)
+    splits = ["train"] * len(languages)
     rng = random.Random(seed)
     by_language: dict[str, list[int]] = {}
-    for index, sentence in enumerate(sentences):
-        by_language.setdefault(sentence.language, []).append(index)
+    for index, language in enumerate(languages):
+        by_language.setdefault(language, []).append(index)
     for indices in by_language.values():
         order = indices[:]
         rng.shuffle(order)
@@ -115,13 +118,10 @@ def require_tools() -> None:
 
 def build_demo_corpus(
     audio_dir: Path,
+    sentences: list[DemoSentence],
     languages: list[str],
-    per_language: int,
     voice_variants: int,
-    dev_share: float,
-    test_share: float,
     sample_rate: int,
-    seed: int,
     progress: bool = True,
 ) -> list[Utterance]:
     """Synthesize every (sentence, voice variant) into ``audio_dir`` and return manifest rows.
@@ -131,17 +131,16 @@ def build_demo_corpus(
     from tqdm import tqdm
 
     require_tools()
-    sentences = load_sentences(languages, per_language)
-    splits = assign_splits(sentences, dev_share, test_share, seed)
     jobs = []
-    for index, (sentence, split) in enumerate(zip(sentences, splits, strict=True)):
+    for index, sentence in enumerate(sentences):
         for variant in range(voice_variants):
             utt_id = f"{sentence.language}_{index:04d}_v{variant}"
-            jobs.append((utt_id, sentence, split, variant, Path(sentence.language) / f"{utt_id}.wav"))
+            jobs.append((utt_id, sentence, variant, Path(sentence.language) / f"{utt_id}.wav"))
 
     def run(job: tuple) -> None:
-        utt_id, sentence, _, variant, rel = job
-        synthesize(sentence.text, sentence.language, variant, audio_dir / rel, sample_rate)
+        _, sentence, variant, rel = job
+        text = grammar.render(sentence.clause, sentence.language)
+        synthesize(text, sentence.language, variant, audio_dir / rel, sample_rate)
 
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         list(
@@ -151,22 +150,24 @@ def build_demo_corpus(
     import soundfile as sf
 
     rows = []
-    for utt_id, sentence, split, variant, rel in jobs:
+    for utt_id, sentence, variant, rel in jobs:
         info = sf.info(str(audio_dir / rel))
+        clause, language = sentence.clause, sentence.language
         rows.append(
             Utterance(
                 id=utt_id,
                 audio=(Path(AUDIO_PREFIX) / rel).as_posix(),
-                language=sentence.language,
-                text=sentence.text,
+                language=language,
+                text=grammar.render(clause, language),
                 duration_s=round(info.frames / info.samplerate, 4),
                 sample_rate=info.samplerate,
-                split=split,
-                translation=sentence.translation,
-                intent=sentence.intent,
-                question=sentence.question,
-                answer=sentence.answer,
-                speaker=f"espeak-{ESPEAK_VOICES[sentence.language]}{VOICE_VARIANTS[variant][0]}",
+                split=sentence.split,
+                translation={other: grammar.render(clause, other) for other in languages if other != language}
+                or None,
+                intent=grammar.intent(clause),
+                question=grammar.SUBJECT_QUESTION,
+                answer=grammar.subject_phrase(clause, language),
+                speaker=f"espeak-{ESPEAK_VOICES[language]}{VOICE_VARIANTS[variant][0]}",
             )
         )
     return rows

@@ -1,11 +1,14 @@
-"""Zero-shot evaluation: instructions the adapter never trained on, speech input beside text input.
+"""Zero-shot evaluation: tasks and wordings the adapter never trained on, beside their controls.
 
-The text-input baseline is the same frozen LLM given the transcript in the speech slot: the ceiling
-that a perfect adapter would reach.
+Each query is answered under four conditions: ``speech`` (the trained adapter on the query's own
+audio), ``text`` (the frozen LLM given the transcript: the ceiling a perfect adapter would reach),
+``untrained`` (the adapter as initialised before training) and ``shuffled`` (the trained adapter fed
+the audio of a different sentence). Speech beating both controls is what transfer means.
 """
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +19,10 @@ import numpy as np
 from components.config import EvaluateParams
 from components.data.languages import language_name
 from components.data.manifest import Utterance
-from components.evaluation.metrics import asr_scores, translation_scores
+from components.evaluation.metrics import TASK_SCORERS
 from components.modeling.speech_llm import SpeechLLM, collate_features
 
-INPUTS = ("speech", "text")
+CONDITIONS = ("speech", "shuffled", "untrained", "text")
 
 
 @dataclass(frozen=True)
@@ -30,64 +33,93 @@ class Query:
     task: str
     instruction: str
     reference: str
-    group: str  # language (ASR) or source-target pair (ST)
+    group: str  # language, or source-target pair for translation
 
 
 def build_queries(utterances: Sequence[Utterance], params: EvaluateParams) -> list[Query]:
+    """ASR and translation for every utterance; intent and spoken QA where the manifest has them."""
     queries = []
     for utt in utterances:
         queries.append(Query(utt, "asr", params.asr_instruction, utt.text, utt.language))
         for target_language, translation in sorted((utt.translation or {}).items()):
             instruction = params.st_instruction.format(language=language_name(target_language))
             queries.append(Query(utt, "st", instruction, translation, f"{utt.language}-{target_language}"))
+        if utt.intent:
+            queries.append(Query(utt, "intent", params.intent_instruction, utt.intent, utt.language))
+        if utt.question and utt.answer:
+            queries.append(Query(utt, "qa", utt.question, utt.answer, utt.language))
     return queries
 
 
 def check_zero_shot(params: EvaluateParams, training_instructions: set[str]) -> None:
     """Refuse to call an evaluation zero-shot when its instruction was seen in training."""
-    seen = {params.asr_instruction, params.st_instruction} & training_instructions
+    used = {params.asr_instruction, params.st_instruction, params.intent_instruction}
+    seen = used & training_instructions
     if seen:
         raise ValueError(
             f"evaluate: instruction {sorted(seen)[0]!r} is used in training, so it is not zero-shot"
         )
 
 
+def shuffled_partners(utterances: Sequence[Utterance], seed: int) -> dict[str, str]:
+    """Pair each utterance with another whose transcript differs: the shuffled-audio control."""
+    order = sorted(range(len(utterances)), key=lambda i: utterances[i].id)
+    random.Random(seed).shuffle(order)
+    partners = {}
+    for position, index in enumerate(order):
+        for step in range(1, len(order)):
+            other = order[(position + step) % len(order)]
+            if utterances[other].text != utterances[index].text:
+                partners[utterances[index].id] = utterances[other].id
+                break
+    return partners
+
+
 def answer(
-    model: SpeechLLM,
+    models: dict[str, SpeechLLM],
     queries: Sequence[Query],
     features: dict[str, np.ndarray],
+    partners: dict[str, str],
     params: EvaluateParams,
     progress: bool = True,
 ) -> dict[str, list[str]]:
-    """Generate each query's answer from speech and from text, in fixed-order batches."""
+    """Generate each query's answer under every condition, in fixed-order batches.
+
+    ``models`` holds ``trained`` and ``untrained``: the same frozen encoder and LLM, two adapters.
+    """
     from tqdm import tqdm
 
-    outputs: dict[str, list[str]] = {name: [] for name in INPUTS}
+    trained, untrained = models["trained"], models["untrained"]
+    outputs: dict[str, list[str]] = {name: [] for name in CONDITIONS}
     batches = [queries[i : i + params.batch_size] for i in range(0, len(queries), params.batch_size)]
     for batch in tqdm(batches, desc="zero-shot evaluation", disable=not progress):
         instructions = [q.instruction for q in batch]
-        feats, mask = collate_features([features[q.utterance.id] for q in batch])
-        speech = model.speech_slots(feats, mask)
-        text = model.text_slots([q.utterance.text for q in batch])
-        outputs["speech"].extend(model.generate(instructions, speech, params.max_new_tokens))
-        outputs["text"].extend(model.generate(instructions, text, params.max_new_tokens))
+        own = collate_features([features[q.utterance.id] for q in batch])
+        other = collate_features([features[partners.get(q.utterance.id, q.utterance.id)] for q in batch])
+        slots = {
+            "speech": trained.speech_slots(*own),
+            "shuffled": trained.speech_slots(*other),
+            "untrained": untrained.speech_slots(*own),
+            "text": trained.text_slots([q.utterance.text for q in batch]),
+        }
+        for condition, condition_slots in slots.items():
+            outputs[condition].extend(trained.generate(instructions, condition_slots, params.max_new_tokens))
     return outputs
 
 
 def score(queries: Sequence[Query], outputs: dict[str, list[str]]) -> dict[str, Any]:
-    """Per task and input kind: overall and per group (language or language pair)."""
-    scorers = {"asr": asr_scores, "st": translation_scores}
+    """Per task and condition: overall and per group (language or language pair)."""
     report: dict[str, Any] = {}
-    for task, scorer in scorers.items():
+    for task, scorer in TASK_SCORERS.items():
         indices = [i for i, q in enumerate(queries) if q.task == task]
         if not indices:
             continue
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i in indices:
+            groups[queries[i].group].append(i)
         report[task] = {}
-        for kind, hyps in outputs.items():
-            groups: dict[str, list[int]] = defaultdict(list)
-            for i in indices:
-                groups[queries[i].group].append(i)
-            report[task][kind] = {
+        for condition, hyps in outputs.items():
+            report[task][condition] = {
                 "all": scorer([queries[i].reference for i in indices], [hyps[i] for i in indices]),
                 **{
                     group: scorer([queries[i].reference for i in members], [hyps[i] for i in members])
@@ -104,7 +136,7 @@ def prediction_rows(queries: Sequence[Query], outputs: dict[str, list[str]]) -> 
             "task": q.task,
             "instruction": q.instruction,
             "reference": q.reference,
-            **{f"{kind}_output": outputs[kind][i] for kind in outputs},
+            **{f"{condition}_output": outputs[condition][i] for condition in outputs},
         }
         for i, q in enumerate(queries)
     ]

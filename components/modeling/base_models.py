@@ -118,6 +118,7 @@ def build_tiny_encoder(params: TinyEncoderParams, out_dir: Path, seed: int, samp
         bos_token_id=1,
         eos_token_id=2,
         decoder_start_token_id=1,
+        init_std=params.init_std,
     )
     torch.manual_seed(seed)
     WhisperModel(config).save_pretrained(out_dir)

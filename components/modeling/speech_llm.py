@@ -73,114 +73,24 @@ class SpeechPath(nn.Module):
         return self.adapter(hidden, mask)  # (B, S, D_llm), (B, S)
 
 
-class SpeechLLM(nn.Module):
-    """Frozen encoder + trainable adapter + frozen LLM, with one prompt splice for every use."""
+def initial_adapter(config: BlspAdapterConfig, seed: int) -> BlspAdapter:
+    """A freshly initialised adapter; the same config and seed give the same weights."""
+    torch.manual_seed(seed)
+    return BlspAdapter(config)
 
-    def __init__(
-        self,
-        encoder: SpeechEncoder,
-        adapter: BlspAdapter,
-        llm: nn.Module,
-        tokenizer: Any,
-        feature_extractor: Any,
-        sources: dict[str, str],
-        template: str = BLSP_TEMPLATE,
-    ) -> None:
+
+class PromptedLLM(nn.Module):
+    """An LLM with the project's one prompt splice: ``[prefix][slot][suffix][target]``.
+
+    Teaching the demo LLM its text skills and training the adapter both go through this splice, so
+    the LLM learns text tasks in exactly the prompts it later receives speech in.
+    """
+
+    def __init__(self, llm: nn.Module, tokenizer: Any, template: str = BLSP_TEMPLATE) -> None:
         super().__init__()
-        self.speech = SpeechPath(encoder, adapter)
         self.llm = llm
         self.tokenizer = tokenizer
-        self.feature_extractor = feature_extractor
-        self.sources = dict(sources)
         self.template = template
-        for module in (self.speech.encoder, self.llm):
-            module.requires_grad_(False)
-        self.train(False)
-
-    # -- construction ---------------------------------------------------------------------------
-
-    @classmethod
-    def from_base(
-        cls, encoder_source: str, llm_source: str, adapter_kwargs: dict[str, Any] | None = None, seed: int = 0
-    ) -> SpeechLLM:
-        """A fresh adapter between base models loaded by id or path."""
-        from components.modeling.base_models import load_encoder, load_llm
-
-        whisper, extractor = load_encoder(encoder_source)
-        llm, tokenizer = load_llm(llm_source)
-        encoder = SpeechEncoder(whisper)
-        embed_rms = float(llm.get_input_embeddings().weight.detach().pow(2).mean().sqrt())
-        config = BlspAdapterConfig(
-            input_size=encoder.hidden_size,
-            output_size=llm.get_input_embeddings().embedding_dim,
-            output_scale=embed_rms,
-            **(adapter_kwargs or {}),
-        )
-        torch.manual_seed(seed)
-        return cls(
-            encoder,
-            BlspAdapter(config),
-            llm,
-            tokenizer,
-            extractor,
-            {"encoder": encoder_source, "llm": llm_source},
-        )
-
-    def save_pretrained(self, out_dir: str | Path) -> None:
-        """Write only the trainable adapter (safetensors) and what is needed to rebuild the rest."""
-        from safetensors.torch import save_file
-
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.speech.adapter.state_dict().items()}
-        save_file(state, out_dir / ADAPTER_WEIGHTS, metadata={"format": "pt"})
-        config = {
-            "adapter_type": "blsp",
-            "adapter": self.speech.adapter.config.to_dict(),
-            "base_models": self.sources,
-            "template": self.template,
-        }
-        (out_dir / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def from_pretrained(
-        cls, adapter_dir: str | Path, base_overrides: dict[str, str] | None = None
-    ) -> SpeechLLM:
-        """Rebuild from an adapter directory; ``base_overrides`` points the base models elsewhere."""
-        from safetensors.torch import load_file
-
-        from components.modeling.base_models import load_encoder, load_llm
-
-        adapter_dir = Path(adapter_dir)
-        config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        sources = {**config["base_models"], **(base_overrides or {})}
-        whisper, extractor = load_encoder(sources["encoder"])
-        llm, tokenizer = load_llm(sources["llm"])
-        adapter = BlspAdapter(BlspAdapterConfig(**config["adapter"]))
-        adapter.load_state_dict(load_file(adapter_dir / ADAPTER_WEIGHTS))
-        return cls(SpeechEncoder(whisper), adapter, llm, tokenizer, extractor, sources, config["template"])
-
-    # -- frozen modules stay in eval mode ---------------------------------------------------------
-
-    def train(self, mode: bool = True) -> SpeechLLM:
-        """Only the adapter follows ``mode``: the frozen encoder and LLM always run in eval mode."""
-        super().train(mode)
-        self.speech.encoder.eval()
-        self.llm.eval()
-        return self
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.parameters() if p.requires_grad]
-
-    # -- embedding ----------------------------------------------------------------------------------
-
-    def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
-
-    def speech_slots(self, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
-        """Speech embeddings per clip, trimmed to its true length: a list of (S_i, H)."""
-        embeds, mask = self.speech(features, feature_mask)
-        return [embeds[i, : int(mask[i].sum())] for i in range(embeds.shape[0])]
 
     def text_slots(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token embeddings of transcripts, placed where speech would go."""
@@ -248,3 +158,125 @@ class SpeechLLM(nn.Module):
             eos_token_id=self.tokenizer.eos_token_id,
         )
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
+
+
+class SpeechLLM(PromptedLLM):
+    """Frozen encoder + trainable adapter + frozen LLM, with one prompt splice for every use."""
+
+    def __init__(
+        self,
+        encoder: SpeechEncoder,
+        adapter: BlspAdapter,
+        llm: nn.Module,
+        tokenizer: Any,
+        feature_extractor: Any,
+        sources: dict[str, str],
+        template: str = BLSP_TEMPLATE,
+    ) -> None:
+        super().__init__(llm, tokenizer, template)
+        self.speech = SpeechPath(encoder, adapter)
+        self.feature_extractor = feature_extractor
+        self.sources = dict(sources)
+        for module in (self.speech.encoder, self.llm):
+            module.requires_grad_(False)
+        self.train(False)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_base(
+        cls, encoder_source: str, llm_source: str, adapter_kwargs: dict[str, Any] | None = None, seed: int = 0
+    ) -> SpeechLLM:
+        """A fresh adapter between base models loaded by id or path."""
+        from components.modeling.base_models import load_encoder, load_llm
+
+        whisper, extractor = load_encoder(encoder_source)
+        llm, tokenizer = load_llm(llm_source)
+        encoder = SpeechEncoder(whisper)
+        embed_rms = float(llm.get_input_embeddings().weight.detach().pow(2).mean().sqrt())
+        config = BlspAdapterConfig(
+            input_size=encoder.hidden_size,
+            output_size=llm.get_input_embeddings().embedding_dim,
+            output_scale=embed_rms,
+            **(adapter_kwargs or {}),
+        )
+        return cls(
+            encoder,
+            initial_adapter(config, seed),
+            llm,
+            tokenizer,
+            extractor,
+            {"encoder": encoder_source, "llm": llm_source},
+        )
+
+    def save_pretrained(self, out_dir: str | Path) -> None:
+        """Write only the trainable adapter (safetensors) and what is needed to rebuild the rest."""
+        from safetensors.torch import save_file
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.speech.adapter.state_dict().items()}
+        save_file(state, out_dir / ADAPTER_WEIGHTS, metadata={"format": "pt"})
+        config = {
+            "adapter_type": "blsp",
+            "adapter": self.speech.adapter.config.to_dict(),
+            "base_models": self.sources,
+            "template": self.template,
+        }
+        (out_dir / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_pretrained(
+        cls, adapter_dir: str | Path, base_overrides: dict[str, str] | None = None
+    ) -> SpeechLLM:
+        """Rebuild from an adapter directory; ``base_overrides`` points the base models elsewhere."""
+        from safetensors.torch import load_file
+
+        from components.modeling.base_models import load_encoder, load_llm
+
+        adapter_dir = Path(adapter_dir)
+        config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        sources = {**config["base_models"], **(base_overrides or {})}
+        whisper, extractor = load_encoder(sources["encoder"])
+        llm, tokenizer = load_llm(sources["llm"])
+        adapter = BlspAdapter(BlspAdapterConfig(**config["adapter"]))
+        adapter.load_state_dict(load_file(adapter_dir / ADAPTER_WEIGHTS))
+        return cls(SpeechEncoder(whisper), adapter, llm, tokenizer, extractor, sources, config["template"])
+
+    def with_adapter(self, adapter: BlspAdapter) -> SpeechLLM:
+        """The same frozen encoder and LLM (shared, not copied) behind another adapter."""
+        return SpeechLLM(
+            self.speech.encoder,
+            adapter,
+            self.llm,
+            self.tokenizer,
+            self.feature_extractor,
+            self.sources,
+            self.template,
+        )
+
+    def untrained(self, seed: int) -> SpeechLLM:
+        """This model's adapter as it was before training: the control that shows what training added."""
+        return self.with_adapter(initial_adapter(self.speech.adapter.config, seed))
+
+    # -- frozen modules stay in eval mode ---------------------------------------------------------
+
+    def train(self, mode: bool = True) -> SpeechLLM:
+        """Only the adapter follows ``mode``: the frozen encoder and LLM always run in eval mode."""
+        super().train(mode)
+        self.speech.encoder.eval()
+        self.llm.eval()
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    # -- embedding ----------------------------------------------------------------------------------
+
+    def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
+
+    def speech_slots(self, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
+        """Speech embeddings per clip, trimmed to its true length: a list of (S_i, H)."""
+        embeds, mask = self.speech(features, feature_mask)
+        return [embeds[i, : int(mask[i].sum())] for i in range(embeds.shape[0])]

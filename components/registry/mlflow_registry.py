@@ -236,6 +236,7 @@ def register_pipeline_state(
             "params.yaml",
             "reports/train_loss.png",
             "reports/eval/predictions.jsonl",
+            "reports/eval/transfer.md",
         ):
             if (workspace / relative).is_file():
                 parent = Path(relative).parent.as_posix()

@@ -1,14 +1,22 @@
-"""DVC stage ``evaluate``: zero-shot ASR and speech translation, speech input beside text input."""
+"""DVC stage ``evaluate``: zero-shot tasks from speech, beside two controls and the text ceiling."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from components.atomic import write_json
+from components.atomic import write_json, write_text
 from components.config import Params
 from components.data.features import utterance_features
 from components.data.manifest import DATA_ROOT, read_manifest, write_rows
-from components.evaluation.zero_shot import answer, build_queries, check_zero_shot, prediction_rows, score
+from components.evaluation.transfer import format_markdown, transfer_summary
+from components.evaluation.zero_shot import (
+    answer,
+    build_queries,
+    check_zero_shot,
+    prediction_rows,
+    score,
+    shuffled_partners,
+)
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
@@ -16,31 +24,35 @@ from components.workspace import ADAPTER_DIR
 
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
+TRANSFER_REPORT = Path("reports/eval/transfer.md")
 
 
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     check_zero_shot(params.evaluate, {params.targets.instruction})
-    model = SpeechLLM.from_pretrained(ADAPTER_DIR)
+    trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
+    models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
     utterances = read_manifest(params.evaluate.split)
     features = dict(
         zip(
             (u.id for u in utterances),
-            utterance_features(model.feature_extractor, utterances, DATA_ROOT),
+            utterance_features(trained.feature_extractor, utterances, DATA_ROOT),
             strict=True,
         )
     )
     queries = build_queries(utterances, params.evaluate)
-    outputs = answer(model, queries, features, params.evaluate)
+    partners = shuffled_partners(utterances, params.evaluate.shuffle_seed)
+    outputs = answer(models, queries, features, partners, params.evaluate)
     report = score(queries, outputs)
+    transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
+    markdown = format_markdown(transfer, report)
     write_rows(PREDICTIONS, prediction_rows(queries, outputs))
-    write_json(METRICS, {"split": params.evaluate.split, **report})
-    asr, st = report.get("asr", {}), report.get("st", {})
-    for kind in ("speech", "text"):
-        print(
-            f"evaluate [{kind}]: ASR WER {asr[kind]['all']['wer']:.3f} CER {asr[kind]['all']['cer']:.3f}"
-            + (f"; ST BLEU {st[kind]['all']['bleu']:.2f} chrF {st[kind]['all']['chrf']:.2f}" if st else "")
-        )
+    write_text(TRANSFER_REPORT, markdown)
+    write_json(METRICS, {"split": params.evaluate.split, **report, "transfer": transfer})
+    print(
+        f"evaluate: zero-shot transfer on the {params.evaluate.split} split ({len(utterances)} utterances)\n"
+    )
+    print(markdown)
 
 
 if __name__ == "__main__":

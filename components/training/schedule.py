@@ -1,8 +1,12 @@
-"""Learning-rate schedule: linear warm-up, then cosine decay to zero."""
+"""Learning-rate schedule (linear warm-up, then cosine decay to zero) and the loop that uses it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -11,3 +15,43 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass(frozen=True)
+class OptimiserSettings:
+    """AdamW with warm-up + cosine and gradient clipping: what every training loop here shares."""
+
+    steps: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    grad_clip: float
+
+
+def optimise(
+    parameters: list[torch.nn.Parameter],
+    batch_loss: Callable[[int], torch.Tensor],
+    settings: OptimiserSettings,
+    description: str,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Run ``settings.steps`` AdamW steps on ``batch_loss(step)``; returns per-step loss and lr."""
+    from tqdm import tqdm
+
+    optimiser = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: warmup_cosine(step, settings.warmup_steps, settings.steps)
+    )
+    history = []
+    bar = tqdm(range(settings.steps), desc=description, disable=not progress)
+    for step in bar:
+        loss = batch_loss(step)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+        optimiser.step()
+        scheduler.step()
+        value = loss.item()
+        history.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})
+        bar.set_postfix(loss=f"{value:.3f}")
+    return history

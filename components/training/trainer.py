@@ -11,7 +11,7 @@ import torch
 
 from components.config import TrainParams
 from components.modeling.speech_llm import SpeechLLM, collate_features
-from components.training.schedule import warmup_cosine
+from components.training.schedule import OptimiserSettings, optimise
 
 
 @dataclass(frozen=True)
@@ -70,36 +70,27 @@ def train_adapter(
     progress: bool = True,
 ) -> TrainResult:
     """AdamW over the adapter with warm-up + cosine; batches drawn by a seeded permutation."""
-    from tqdm import tqdm
-
     if not train:
         raise ValueError("train: no training examples (is the train split empty?)")
     result = TrainResult(dev_loss_before=mean_loss(model, dev, params.batch_size))
-    optimiser = torch.optim.AdamW(
-        model.trainable_parameters(), lr=params.lr, weight_decay=params.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, params.warmup_steps, params.steps)
-    )
     generator = torch.Generator().manual_seed(params.seed)
     order: list[int] = []
-    start = time.perf_counter()
-    model.train()
-    bar = tqdm(range(params.steps), desc="training adapter", disable=not progress)
-    for step in bar:
+
+    def next_batch_loss(_: int) -> torch.Tensor:
         if len(order) < params.batch_size:
             order.extend(torch.randperm(len(train), generator=generator).tolist())
         batch = [train[i] for i in order[: params.batch_size]]
         del order[: params.batch_size]
-        loss = batch_loss(model, batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), params.grad_clip)
-        optimiser.step()
-        scheduler.step()
-        value = loss.item()
-        result.steps.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})
-        bar.set_postfix(loss=f"{value:.3f}")
+        return batch_loss(model, batch)
+
+    settings = OptimiserSettings(
+        params.steps, params.lr, params.weight_decay, params.warmup_steps, params.grad_clip
+    )
+    start = time.perf_counter()
+    model.train()
+    result.steps = optimise(
+        model.trainable_parameters(), next_batch_loss, settings, "training adapter", progress
+    )
     model.eval()
     result.seconds = time.perf_counter() - start
     result.dev_loss_after = mean_loss(model, dev, params.batch_size)

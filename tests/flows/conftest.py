@@ -13,10 +13,25 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["components", "flows", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
 TINY_PARAMS = {
-    "prepare": {"sentences_per_language": 4, "dev_share": 0.25, "test_share": 0.25},
+    "prepare": {
+        "sentences_per_language": 4,
+        "voice_variants": 1,
+        "dev_share": 0.25,
+        "test_share": 0.25,
+        "base_models": {
+            "tiny_encoder": {"d_model": 64, "layers": 1, "ffn_dim": 128},
+            "tiny_llm": {"hidden_size": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate_size": 128},
+        },
+        "text_skills": {"steps": 10, "batch_size": 8, "extra_sentences": 10, "check_sentences": 2},
+    },
     "targets": {"max_new_tokens": 8},
-    "train": {"steps": 12, "batch_size": 4, "warmup_steps": 2},
-    "evaluate": {"max_new_tokens": 8},
+    "train": {
+        "steps": 12,
+        "batch_size": 4,
+        "warmup_steps": 2,
+        "adapter": {"conv_layers": 2, "conv_channels": 64, "bottleneck": 64},
+    },
+    "evaluate": {"max_new_tokens": 8, "batch_size": 16},
     "export": {"batch_sizes": [1, 2], "lengths_s": [0.9, 1.7, 2.3]},
 }
 

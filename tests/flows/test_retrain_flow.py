@@ -115,7 +115,7 @@ def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, wo
     with pytest.raises(StageFailed) as failure:
         retrain(workspace=str(workspace))
     assert "stage validate" in str(failure.value)
-    assert "fra_" in str(failure.value)  # the offending utterance ids are named
+    assert "spa_" in str(failure.value)  # the offending utterance ids are named
     assert (workspace / "data/targets/train.jsonl").read_bytes() == targets_before
     versions = registry(workspace).search_model_versions("name='speechalign-blsp'")
     assert [str(v.version) for v in versions] == ["1"]

@@ -1,0 +1,95 @@
+"""The transfer report: speech input against its two controls and the text-input ceiling.
+
+One line per task with its headline metric, plus a paired per-utterance test for ASR: the CER gap
+between the shuffled-audio control and the matched audio, with a bootstrap interval, because every
+output shares the grammar's template and even wrong audio scores a CER well below 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from components.evaluation.metrics import paired_bootstrap, utterance_cer
+from components.evaluation.zero_shot import CONDITIONS, Query
+
+# task → (headline metric, lower is better)
+HEADLINE = {
+    "asr": ("cer", True),
+    "st": ("chrf", False),
+    "intent": ("accuracy", False),
+    "qa": ("accuracy", False),
+}
+SECONDARY = {"asr": "wer", "st": "bleu"}
+TASK_NAMES = {"asr": "ASR", "st": "translation", "intent": "intent", "qa": "spoken QA"}
+CONTROLS = ("shuffled", "untrained")
+
+
+def beats(task: str, speech: float, control: float) -> bool:
+    lower_better = HEADLINE[task][1]
+    return speech < control if lower_better else speech > control
+
+
+def paired_asr_gaps(queries: Sequence[Query], outputs: dict[str, list[str]], seed: int) -> dict[str, Any]:
+    """Per-utterance CER(control) − CER(speech): positive means the matched audio helped."""
+    indices = [i for i, q in enumerate(queries) if q.task == "asr"]
+    speech = [utterance_cer(queries[i].reference, outputs["speech"][i]) for i in indices]
+    gaps = {}
+    for control in CONTROLS:
+        other = [utterance_cer(queries[i].reference, outputs[control][i]) for i in indices]
+        gaps[control] = paired_bootstrap([o - s for o, s in zip(other, speech, strict=True)], seed)
+        gaps[control]["speech_better_share"] = sum(o > s for o, s in zip(other, speech, strict=True)) / max(
+            1, len(indices)
+        )
+    return gaps
+
+
+def transfer_summary(
+    report: dict[str, Any], queries: Sequence[Query], outputs: dict[str, list[str]], seed: int
+) -> dict[str, Any]:
+    """Headline figures per task and condition, whether speech beats each control, and the ASR test."""
+    tasks = {}
+    for task, (metric, _) in HEADLINE.items():
+        if task not in report:
+            continue
+        figures = {condition: report[task][condition]["all"][metric] for condition in CONDITIONS}
+        tasks[task] = {
+            "metric": metric,
+            **figures,
+            **{f"beats_{control}": beats(task, figures["speech"], figures[control]) for control in CONTROLS},
+        }
+    summary: dict[str, Any] = {"tasks": tasks}
+    if "asr" in report:
+        summary["asr_paired_cer_gap"] = paired_asr_gaps(queries, outputs, seed)
+    return summary
+
+
+def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
+    """The report as a markdown table, for the terminal, the README and MLflow."""
+    lines = [
+        "| task | metric | speech (trained adapter) | control: shuffled audio | control: untrained adapter "
+        "| text input (ceiling) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, row in summary["tasks"].items():
+        metrics = [row["metric"], *([SECONDARY[task]] if task in SECONDARY else [])]
+        for metric in metrics:
+            cells = [_cell(report[task][condition]["all"][metric], metric) for condition in CONDITIONS]
+            speech, shuffled, untrained, text = cells
+            if metric == row["metric"]:
+                speech = f"**{speech}**" if row["beats_shuffled"] and row["beats_untrained"] else speech
+            lines.append(f"| {TASK_NAMES[task]} | {metric} | {speech} | {shuffled} | {untrained} | {text} |")
+    gaps = summary.get("asr_paired_cer_gap")
+    if gaps:
+        lines.append("")
+        for control, gap in gaps.items():
+            lines.append(
+                f"- ASR, paired per utterance (n = {gap['n']}): CER({control}) − CER(speech) = "
+                f"{gap['mean']:+.3f}, 95% bootstrap CI [{gap['low']:+.3f}, {gap['high']:+.3f}]; "
+                f"speech better on {gap['speech_better_share']:.0%} of utterances"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: float, metric: str) -> str:
+    return f"{value:.1f}" if metric in ("chrf", "bleu") else f"{value:.3f}"

@@ -1,0 +1,74 @@
+"""The controls that make a transfer claim honest: shuffled audio, the untrained adapter, paired tests."""
+
+from __future__ import annotations
+
+import torch
+
+from components.data.manifest import Utterance
+from components.evaluation.metrics import accuracy_scores, paired_bootstrap
+from components.evaluation.transfer import format_markdown, transfer_summary
+from components.evaluation.zero_shot import CONDITIONS, Query, score, shuffled_partners
+
+
+def utterance(index: int, text: str) -> Utterance:
+    return Utterance(
+        id=f"eng_{index:04d}",
+        audio=f"audio/{index}.wav",
+        language="eng",
+        text=text,
+        duration_s=1.0,
+        sample_rate=16000,
+        split="test",
+    )
+
+
+def test_shuffled_audio_always_comes_from_another_sentence() -> None:
+    # Voice variants share a transcript: pairing them would not be a control at all.
+    utterances = [utterance(i, f"sentence {i // 3}") for i in range(12)]
+    partners = shuffled_partners(utterances, seed=0)
+    by_id = {u.id: u for u in utterances}
+    assert set(partners) == set(by_id)
+    assert all(by_id[a].text != by_id[b].text for a, b in partners.items())
+    assert partners == shuffled_partners(utterances, seed=0)
+    assert partners != shuffled_partners(utterances, seed=1)
+
+
+def test_the_untrained_control_is_the_adapter_as_initialised(fresh_model) -> None:
+    initial = {k: v.clone() for k, v in fresh_model.speech.adapter.state_dict().items()}
+    with torch.no_grad():
+        for parameter in fresh_model.speech.adapter.parameters():
+            parameter.add_(1.0)  # "training"
+    control = fresh_model.untrained(seed=0)
+    for key, value in control.speech.adapter.state_dict().items():
+        assert torch.equal(value, initial[key]), key
+    assert control.llm is fresh_model.llm and control.speech.encoder is fresh_model.speech.encoder
+
+
+def test_accuracy_ignores_case_and_punctuation() -> None:
+    assert accuracy_scores(["movement", "the red cat"], ["Movement.", "the cat"])["accuracy"] == 0.5
+
+
+def test_paired_bootstrap_brackets_the_mean() -> None:
+    gap = paired_bootstrap([0.2, 0.1, 0.3, 0.25, 0.15] * 10)
+    assert gap["low"] <= gap["mean"] <= gap["high"] and gap["low"] > 0
+    assert paired_bootstrap([])["n"] == 0
+
+
+def test_the_summary_says_whether_speech_beats_each_control() -> None:
+    utterances = [utterance(i, text) for i, text in enumerate(["the red cat sees the dog", "the dog sees"])]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    queries += [Query(u, "intent", "Intent?", "perception", "eng") for u in utterances]
+    outputs = {
+        "speech": ["the red cat sees the dog", "the dog sees", "perception", "perception"],
+        "shuffled": ["the dog sees", "the red cat sees the dog", "perception", "movement"],
+        "untrained": ["the the the", "the the", "movement", "movement"],
+        "text": ["the red cat sees the dog", "the dog sees", "perception", "perception"],
+    }
+    assert set(outputs) == set(CONDITIONS)
+    report = score(queries, outputs)
+    summary = transfer_summary(report, queries, outputs, seed=0)
+    assert summary["tasks"]["asr"]["beats_shuffled"] and summary["tasks"]["asr"]["beats_untrained"]
+    assert summary["tasks"]["intent"]["speech"] == 1.0 and summary["tasks"]["intent"]["shuffled"] == 0.5
+    assert summary["asr_paired_cer_gap"]["shuffled"]["mean"] > 0
+    markdown = format_markdown(summary, report)
+    assert "| ASR | cer | **0.000** |" in markdown and "control: shuffled audio" in markdown
