@@ -46,7 +46,9 @@ def test_intent_is_the_class_of_the_verb() -> None:
 def test_the_continuation_depends_on_every_word(change: dict) -> None:
     """A continuation that ignored a word would let the adapter drop it and still fit its target."""
     for language in ("eng", "spa"):
-        assert grammar.continuation(replace(CLAUSE, **change), language) != grammar.continuation(CLAUSE, language)
+        assert grammar.continuation(replace(CLAUSE, **change), language) != grammar.continuation(
+            CLAUSE, language
+        )
 
 
 def test_questions_are_answered_by_the_clause_roles() -> None:

@@ -11,8 +11,8 @@ from components.training.text_skills import (
     available_tasks,
     check_examples,
     sample_examples,
-    taught_clauses,
     task_example,
+    taught_clauses,
 )
 
 CLAUSE = grammar.Clause(subject=0, subject_adjective=1, verb=1, object=2, object_adjective=0)
@@ -44,7 +44,9 @@ def test_sampling_is_seeded_and_uses_the_configured_wordings() -> None:
     first = sample_examples(clauses, ["eng", "spa"], params, 64, random.Random(5))
     assert first == sample_examples(clauses, ["eng", "spa"], params, 64, random.Random(5))
     known = {w for ws in params.instructions.by_task().values() for w in ws}
-    known |= {w.format(language=name) for w in params.instructions.translate for name in ("English", "Spanish")}
+    known |= {
+        w.format(language=name) for w in params.instructions.translate for name in ("English", "Spanish")
+    }
     known |= {grammar.SUBJECT_QUESTION, grammar.OBJECT_QUESTION}
     assert {e.instruction for e in first} <= known
 
