@@ -112,6 +112,9 @@ class TextSkillsParams(Section):
     # Max std of Gaussian noise on the sentence's embeddings, relative to the embedding RMS; each example
     # draws its own level. An LLM that only read clean tokens lets a speech slot override its instruction.
     slot_noise: float = Field(1.0, ge=0)
+    # Each token of the sentence repeated 1..slot_repeat times: speech gives the LLM several frames per
+    # word, and an LLM that never read a slot that long loses sight of the instruction before it.
+    slot_repeat: int = Field(5, ge=1)
     instructions: SkillInstructions = SkillInstructions()
 
 

@@ -84,6 +84,18 @@ def sample_examples(
     return examples
 
 
+def stretched_slots(
+    slots: list[torch.Tensor], max_repeat: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Repeat each token's embedding 1..max_repeat times, like the several frames a spoken word gets."""
+    if max_repeat <= 1:
+        return slots
+    return [
+        slot.repeat_interleave(torch.randint(1, max_repeat + 1, (slot.shape[0],), generator=generator), dim=0)
+        for slot in slots
+    ]
+
+
 def noisy_slots(
     model: PromptedLLM, slots: list[torch.Tensor], max_noise: float, generator: torch.Generator
 ) -> list[torch.Tensor]:
@@ -114,7 +126,10 @@ def teach_text_skills(
 
     def batch_loss(_: int) -> torch.Tensor:
         batch = sample_examples(clauses, languages, params, params.batch_size, rng)
-        slots = noisy_slots(model, model.text_slots([e.text for e in batch]), params.slot_noise, noise)
+        slots = model.text_slots([e.text for e in batch])
+        slots = noisy_slots(
+            model, stretched_slots(slots, params.slot_repeat, noise), params.slot_noise, noise
+        )
         return model.loss([e.instruction for e in batch], slots, [e.target for e in batch])
 
     settings = OptimiserSettings(
