@@ -7,10 +7,10 @@ stops the run before anything is computed, with a message that names the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PARAMS_FILE = "params.yaml"
 LANGUAGE_CODE = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
@@ -53,8 +53,42 @@ class BaseModelsParams(Section):
     tiny_llm: TinyLLMParams = TinyLLMParams()
 
 
+CorpusKind = Literal["demo", "jsonl", "csv", "hf", "commonvoice", "librispeech", "fleurs", "covost2"]
+CORPUS_KINDS: tuple[str, ...] = get_args(CorpusKind)
+
+
+class CorpusParams(Section):
+    """Where prepare's utterances come from: ``demo`` synthesises them, any other kind imports ``source``.
+
+    ``source`` is in params (not only on a command line) so that pointing at another corpus re-runs
+    ``prepare``; ``language`` keeps only that language's rows, and labels rows whose layout has none.
+    """
+
+    kind: CorpusKind = "demo"
+    source: str | None = None
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _iso639_3(cls, value: str | None) -> str | None:
+        from components.data.languages import iso639_3
+
+        return None if value is None else iso639_3(value)
+
+    @model_validator(mode="after")
+    def _source_matches_kind(self) -> CorpusParams:
+        if self.kind == "demo" and (self.source or self.language):
+            raise ValueError(
+                "kind demo synthesises its corpus (prepare.languages); source and language are for imports"
+            )
+        if self.kind != "demo" and not self.source:
+            raise ValueError(f"kind {self.kind} imports a corpus: set source to its path")
+        return self
+
+
 class PrepareParams(Section):
     seed: int = 0
+    corpus: CorpusParams = CorpusParams()
     languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
     sentences_per_language: int = Field(64, ge=3, le=64)
     sample_rate: int = Field(16000, gt=0)

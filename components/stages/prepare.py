@@ -1,4 +1,4 @@
-"""DVC stage ``prepare``: demo corpus → manifests and audio; base models built or referenced."""
+"""DVC stage ``prepare``: demo or imported corpus → manifests and audio; base models built or referenced."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from components.atomic import atomic_directory
 from components.config import Params
 from components.data.demo_corpus import build_demo_corpus
+from components.data.importers import import_corpus
 from components.data.manifest import MANIFEST_DIR, SPLITS, write_rows
 from components.modeling.base_models import prepare_base_models
 from components.modeling.prompts import BLSP_TEMPLATE
@@ -29,19 +30,22 @@ def tokenizer_texts(rows: list, params: Params) -> list[str]:
 def main(params: Params) -> None:
     prep = params.prepare
     seed_everything(prep.seed)
-    with atomic_directory(AUDIO_DIR) as audio_tmp:
-        rows = build_demo_corpus(
-            audio_tmp,
-            prep.languages,
-            prep.sentences_per_language,
-            prep.voice_variants,
-            prep.dev_share,
-            prep.test_share,
-            prep.sample_rate,
-            prep.seed,
-        )
-    for split in SPLITS:
-        write_rows(MANIFEST_DIR / f"{split}.jsonl", [r for r in rows if r.split == split])
+    if prep.corpus.kind != "demo":
+        rows = import_corpus(prep.corpus, prep.sample_rate)  # audio and manifests, all or nothing
+    else:
+        with atomic_directory(AUDIO_DIR) as audio_tmp:
+            rows = build_demo_corpus(
+                audio_tmp,
+                prep.languages,
+                prep.sentences_per_language,
+                prep.voice_variants,
+                prep.dev_share,
+                prep.test_share,
+                prep.sample_rate,
+                prep.seed,
+            )
+        for split in SPLITS:
+            write_rows(MANIFEST_DIR / f"{split}.jsonl", [r for r in rows if r.split == split])
     with atomic_directory(BASE_DIR) as base_tmp:
         prepare_base_models(
             prep.base_models, tokenizer_texts(rows, params), base_tmp, prep.seed, prep.sample_rate
