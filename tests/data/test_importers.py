@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from components.config import CORPUS_KINDS, CorpusParams, ParamsError, parse_params
+from components.config import CORPUS_KINDS, CorpusParams, ParamsError, load_params, parse_params
 from components.data.importers import IMPORTERS, CorpusError, import_corpus, scan_corpus
 from components.data.languages import iso639_3
 from components.data.manifest import SPLITS, read_manifest
 
 RATE = 16000
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tone(path: Path, seconds: float, rate: int = 22050, channels: int = 1) -> Path:
@@ -450,3 +453,70 @@ def test_prepare_imports_the_configured_corpus_instead_of_the_demo(tmp_path: Pat
     params = parse_params({"prepare": {"corpus": {"kind": "jsonl", "source": str(source)}}})
     prepare.main(params)
     check_manifests(tmp_path / "data", expected)
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def workspace_with_params(tmp_path: Path) -> Path:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copy(REPO / "params.yaml", workspace / "params.yaml")
+    return workspace
+
+
+def invoke(*args: str):
+    from flows.cli import app
+
+    return CliRunner().invoke(app, ["data", "import", *args])
+
+
+def test_cli_import_names_the_corpus_in_params_and_keeps_the_rest_of_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    workspace = workspace_with_params(tmp_path)
+    before = (workspace / "params.yaml").read_text(encoding="utf-8").splitlines()
+    source, expected = make_jsonl(workspace / "corpora" / "mine")
+    result = invoke("jsonl", str(source), "--workspace", str(workspace), "--language", "en-US")
+    assert result.exit_code == 0, result.output
+    assert "2 utterances" in result.output and "train 2" in result.output
+    assert "no dev/test utterances" in result.output  # only English rows are kept: a warning, not an error
+
+    after = (workspace / "params.yaml").read_text(encoding="utf-8").splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert [new.split("#")[0].strip() for _, new in changed] == [
+        "kind: jsonl",
+        "source: corpora/mine/corpus.jsonl",  # inside the workspace: relative, so the workspace can move
+        "language: eng",
+    ]
+    assert all("#" in new for _, new in changed)  # the comments survive
+    corpus = load_params(workspace / "params.yaml").prepare.corpus
+    monkeypatch.chdir(workspace)  # where prepare runs
+    import_corpus(corpus, RATE, progress=False)
+    check_manifests(workspace / "data", {k: v for k, v in expected.items() if v[2] == "eng"})
+
+
+def test_cli_import_of_an_outside_source_records_its_absolute_path_and_warns_about_languages(
+    tmp_path: Path,
+) -> None:
+    workspace = workspace_with_params(tmp_path)
+    source, _ = make_fleurs(tmp_path / "fleurs")
+    result = invoke("fleurs", str(source), "--workspace", str(workspace))
+    assert result.exit_code == 0, result.output
+    corpus = load_params(workspace / "params.yaml").prepare.corpus
+    assert (corpus.kind, corpus.source, corpus.language) == ("fleurs", source.resolve().as_posix(), None)
+    assert "languages cmn are not in validate.languages" in result.output
+
+
+def test_cli_import_failures_are_one_line_and_leave_params_unchanged(tmp_path: Path) -> None:
+    workspace = workspace_with_params(tmp_path)
+    before = (workspace / "params.yaml").read_text(encoding="utf-8")
+    result = invoke("mp3folder", str(tmp_path), "--workspace", str(workspace))
+    assert result.exit_code == 1 and "unknown corpus kind 'mp3folder'" in result.output
+
+    source, _ = make_commonvoice(tmp_path / "en")
+    (source / "clips" / f"common_voice_en_dev0{cv_suffix()}").unlink()
+    result = invoke("commonvoice", str(source), "--workspace", str(workspace))
+    assert result.exit_code == 1
+    assert f"{source / 'dev.tsv'}:2: audio file not found" in result.output
+    assert (workspace / "params.yaml").read_text(encoding="utf-8") == before
