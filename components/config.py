@@ -7,7 +7,7 @@ stops the run before anything is computed, with a message that names the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -101,7 +101,7 @@ class TextSkillsParams(Section):
     Only used when ``base_models.llm`` is ``tiny``: a pretrained LLM already has its skills.
     """
 
-    steps: int = Field(2500, ge=1)
+    steps: int = Field(2000, ge=1)
     batch_size: int = Field(64, gt=0)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
@@ -118,14 +118,48 @@ class TextSkillsParams(Section):
     instructions: SkillInstructions = SkillInstructions()
 
 
+CorpusKind = Literal["demo", "jsonl", "csv", "hf", "commonvoice", "librispeech", "fleurs", "covost2"]
+CORPUS_KINDS: tuple[str, ...] = get_args(CorpusKind)
+
+
+class CorpusParams(Section):
+    """Where prepare's utterances come from: ``demo`` synthesises them, any other kind imports ``source``.
+
+    ``source`` is in params (not only on a command line) so that pointing at another corpus re-runs
+    ``prepare``; ``language`` keeps only that language's rows, and labels rows whose layout has none.
+    """
+
+    kind: CorpusKind = "demo"
+    source: str | None = None
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _iso639_3(cls, value: str | None) -> str | None:
+        from components.data.languages import iso639_3
+
+        return None if value is None else iso639_3(value)
+
+    @model_validator(mode="after")
+    def _source_matches_kind(self) -> CorpusParams:
+        if self.kind == "demo" and (self.source or self.language):
+            raise ValueError(
+                "kind demo synthesises its corpus (prepare.languages); source and language are for imports"
+            )
+        if self.kind != "demo" and not self.source:
+            raise ValueError(f"kind {self.kind} imports a corpus: set source to its path")
+        return self
+
+
 class PrepareParams(Section):
     seed: int = 0
+    corpus: CorpusParams = CorpusParams()
     languages: list[LANGUAGE_CODE] = ["eng", "spa"]
     sentences_per_language: int = Field(600, ge=3, le=5000)
     sample_rate: int = Field(16000, gt=0)
-    dev_share: float = Field(0.15, ge=0, lt=1)
-    test_share: float = Field(0.15, ge=0, lt=1)
-    voice_variants: int = Field(1, ge=1, le=4)
+    dev_share: float = Field(0.05, ge=0, lt=1)
+    test_share: float = Field(0.1, ge=0, lt=1)
+    voice_variants: int = Field(3, ge=1, le=4)
     base_models: BaseModelsParams = BaseModelsParams()
     text_skills: TextSkillsParams = TextSkillsParams()
 
@@ -138,7 +172,7 @@ class PrepareParams(Section):
 
 
 class ValidateParams(Section):
-    languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
+    languages: list[LANGUAGE_CODE] = ["eng", "spa"]
     sample_rate: int = Field(16000, gt=0)
     min_duration_s: float = Field(0.2, ge=0)
     max_duration_s: float = Field(10.0, gt=0)
@@ -226,7 +260,7 @@ class Params(Section):
     @model_validator(mode="after")
     def _instructions_taught(self) -> Params:
         """The tiny demo LLM knows only the wordings it was taught: refuse any other before training."""
-        if self.prepare.base_models.llm != "tiny":
+        if self.prepare.base_models.llm != "tiny" or self.prepare.corpus.kind != "demo":
             return self
         taught = self.prepare.text_skills.instructions
         used = {

@@ -1,4 +1,4 @@
-"""The ``speechalign`` command line: retrain, list models, show lineage, predict."""
+"""The ``speechalign`` command line: retrain, list models, show lineage, predict, import data."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from typing import Annotated
 
 import typer
 
+from flows.command_line import Workspace, fail
+from flows.data_cli import data_app
 from flows.environment import apply_local_defaults
 
 app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 RECIPES = ("blsp",)
 KEY_METRICS = {
@@ -23,13 +26,6 @@ KEY_METRICS = {
     "intent speech": "eval.intent.speech.all.accuracy",
     "ONNX max|Δ|": "export.max_abs_diff",
 }
-
-Workspace = Annotated[Path, typer.Option(help="Pipeline workspace: a git + DVC repo with params.yaml.")]
-
-
-def fail(message: str) -> None:
-    typer.secho(f"speechalign: error: {message}", fg="red", err=True)
-    raise typer.Exit(code=1)
 
 
 def registry(workspace: Path) -> tuple[object, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -11,14 +12,16 @@ class AudioError(ValueError):
     """An audio file cannot be used; the message names the file."""
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Decode ``path`` to a mono float32 waveform at ``sample_rate``."""
+def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
+    """Decode ``path`` (a file, or an open binary stream) to a mono float32 waveform at ``sample_rate``."""
     import soundfile as sf
 
+    stream = hasattr(path, "read")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(path if stream else str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioError(f"{path}: cannot decode audio ({exc})") from None
+        label = getattr(path, "name", "audio stream") if stream else path
+        raise AudioError(f"{label}: cannot decode audio ({exc})") from None
     mono = data.mean(axis=1)
     if rate != sample_rate:
         mono = resample(mono, rate, sample_rate)

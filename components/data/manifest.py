@@ -41,19 +41,23 @@ def manifest_path(split: str, manifest_dir: Path = MANIFEST_DIR) -> Path:
     return Path(manifest_dir) / f"{split}.jsonl"
 
 
-def read_rows(path: str | Path) -> list[dict]:
-    """Read a JSON Lines file as dicts; a bad line raises naming the file and line number."""
-    rows = []
+def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, value) for each non-blank line; a bad line raises naming the file and line number."""
     path = Path(path)
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-    return rows
+            yield number, row
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Read a JSON Lines file as dicts; a bad line raises naming the file and line number."""
+    return [row for _, row in iter_rows(path)]
 
 
 def read_manifest(split: str, manifest_dir: Path = MANIFEST_DIR) -> list[Utterance]:

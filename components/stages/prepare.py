@@ -1,4 +1,8 @@
-"""DVC stage ``prepare``: demo corpus → manifests and audio; base models built (and taught) or referenced."""
+"""DVC stage ``prepare``: demo or imported corpus → manifests and audio; base models built or referenced.
+
+With the demo corpus and a tiny LLM, the LLM is also taught the corpus's text tasks, so the demo can
+measure transfer rather than noise.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from pathlib import Path
 from components.atomic import atomic_directory, write_json
 from components.config import Params
 from components.data import demo_grammar as grammar
-from components.data.demo_corpus import build_demo_corpus, plan_sentences
+from components.data.demo_corpus import DemoSentence, build_demo_corpus, plan_sentences
+from components.data.importers import import_corpus
 from components.data.languages import language_name
-from components.data.manifest import MANIFEST_DIR, SPLITS, write_rows
+from components.data.manifest import MANIFEST_DIR, SPLITS, Utterance, write_rows
 from components.modeling.base_models import prepare_base_models
 from components.modeling.prompts import BLSP_TEMPLATE
 from components.seeding import seed_everything
@@ -21,32 +26,35 @@ AUDIO_DIR = Path("data/audio")
 SKILLS_METRICS = METRICS_DIR / "text_skills.json"
 
 
-def tokenizer_texts(params: Params) -> list[str]:
-    """What the demo tokenizer learns from: every word of the grammar and every prompt wording."""
-    languages = params.prepare.languages
-    texts = [BLSP_TEMPLATE, grammar.SUBJECT_QUESTION, grammar.OBJECT_QUESTION, *grammar.intents()]
-    for wordings in params.prepare.text_skills.instructions.by_task().values():
-        texts += [w.format(language=language_name(code)) for w in wordings for code in languages]
+def grammar_words(languages: list[str]) -> list[str]:
+    """Every word the demo grammar can say, so that each becomes one token."""
     lexicon = grammar.lexicon()
+    texts = [grammar.SUBJECT_QUESTION, grammar.OBJECT_QUESTION, *grammar.intents()]
     for code in languages:
-        texts.append(lexicon["languages"][code]["then"])
-        texts += [" ".join(noun[code][0] for noun in lexicon["nouns"])]
-        texts += [" ".join(" ".join(adjective[code]) for adjective in lexicon["adjectives"])]
-        texts += [" ".join(verb[code] for verb in lexicon["verbs"])]
-        texts += [
-            " ".join(
-                {
-                    *lexicon["languages"][code]["article"].values(),
-                    *lexicon["languages"][code]["object_article"].values(),
-                }
-            )
-        ]
+        rules = lexicon["languages"][code]
+        texts.append(" ".join([rules["then"], *rules["article"].values(), *rules["object_article"].values()]))
+        texts.append(" ".join(noun[code][0] for noun in lexicon["nouns"]))
+        texts.append(" ".join(" ".join(adjective[code]) for adjective in lexicon["adjectives"]))
+        texts.append(" ".join(verb[code] for verb in lexicon["verbs"]))
     return texts
 
 
-def main(params: Params) -> None:
+def tokenizer_texts(params: Params, rows: list[Utterance]) -> list[str]:
+    """What a tiny LLM's tokenizer learns from: prompt wordings, transcripts and translations."""
+    languages = sorted({*params.prepare.languages, *(row.language for row in rows)})
+    texts = [BLSP_TEMPLATE]
+    for wordings in params.prepare.text_skills.instructions.by_task().values():
+        texts += [w.format(language=language_name(code)) for w in wordings for code in languages]
+    for row in rows:
+        texts.append(row.text)
+        texts.extend((row.translation or {}).values())
+    if params.prepare.corpus.kind == "demo":
+        texts += grammar_words(params.prepare.languages)
+    return texts
+
+
+def demo_corpus(params: Params) -> tuple[list[Utterance], list[DemoSentence]]:
     prep = params.prepare
-    seed_everything(prep.seed)
     sentences = plan_sentences(
         prep.languages, prep.sentences_per_language, prep.dev_share, prep.test_share, prep.seed
     )
@@ -54,18 +62,27 @@ def main(params: Params) -> None:
         rows = build_demo_corpus(audio_tmp, sentences, prep.languages, prep.voice_variants, prep.sample_rate)
     for split in SPLITS:
         write_rows(MANIFEST_DIR / f"{split}.jsonl", [r for r in rows if r.split == split])
+    return rows, sentences
+
+
+def main(params: Params) -> None:
+    prep = params.prepare
+    seed_everything(prep.seed)
+    sentences: list[DemoSentence] = []
+    if prep.corpus.kind != "demo":
+        rows = import_corpus(prep.corpus, prep.sample_rate)  # audio and manifests, all or nothing
+    else:
+        rows, sentences = demo_corpus(params)
     skills: dict = {"taught": False}
     with atomic_directory(BASE_DIR) as base_tmp:
         sources = prepare_base_models(
-            prep.base_models, tokenizer_texts(params), base_tmp, prep.seed, prep.sample_rate
+            prep.base_models, tokenizer_texts(params, rows), base_tmp, prep.seed, prep.sample_rate
         )
-        if prep.base_models.llm == "tiny":
-            skills = {
-                "taught": True,
-                **teach_demo_llm(
-                    base_tmp / sources.llm, sentences, prep.languages, prep.text_skills, prep.seed
-                ),
-            }
+        if prep.base_models.llm == "tiny" and sentences:
+            taught = teach_demo_llm(
+                base_tmp / sources.llm, sentences, prep.languages, prep.text_skills, prep.seed
+            )
+            skills = {"taught": True, **taught}
     write_json(SKILLS_METRICS, skills)
     counts = {split: sum(r.split == split for r in rows) for split in SPLITS}
     print(f"prepare: {len(rows)} utterances {counts}; base models in {BASE_DIR}")

@@ -14,8 +14,8 @@ from components.config import ValidateParams
 from components.data.manifest import SPLITS, manifest_path, write_rows
 
 RATE = 16000
-PARAMS = ValidateParams()
 LANGS = ("eng", "fra", "deu", "spa")
+PARAMS = ValidateParams(languages=list(LANGS))
 
 
 def write_wav(

@@ -1,0 +1,60 @@
+"""``fleurs``: the google/fleurs layout, one folder per language (``en_us``, ``cmn_hans_cn``, …).
+
+``LANG/{train,dev,test}.tsv`` have no header; their columns are id (of the sentence, shared by its
+recordings and across languages), file name, raw transcription, normalised transcription, phonemes,
+number of samples, gender. Audio is ``LANG/audio/{split}/FILE``. The transcript is the raw one (cased,
+punctuated, as the LLM reads text); the id is the file name's stem, since a sentence id repeats.
+SOURCE is one LANG folder, or the folder holding several; the language comes from the folder's name.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from components.data.importers.base import CorpusError, Importer, SourceRow, audio_file, make_row, read_table
+from components.data.importers.commonvoice import folder_language
+from components.data.manifest import SPLITS
+
+COLUMNS = ["id", "file_name", "raw_transcription", "transcription", "phonemes", "num_samples", "gender"]
+REQUIRED = ("id", "file_name", "raw_transcription", "transcription")
+
+
+def is_language_folder(folder: Path) -> bool:
+    return any((folder / f"{split}.tsv").is_file() for split in SPLITS)
+
+
+def language_folders(source: Path) -> list[Path]:
+    if is_language_folder(source):
+        return [source]
+    found = sorted(child for child in source.iterdir() if child.is_dir() and is_language_folder(child))
+    if not found:
+        raise CorpusError(
+            f"{source}: no FLEURS language folder (LANG/{{train,dev,test}}.tsv, e.g. en_us/train.tsv)"
+        )
+    return found
+
+
+class FleursImporter(Importer):
+    kind = "fleurs"
+    layout = "a FLEURS language folder (LANG/{train,dev,test}.tsv + LANG/audio/SPLIT/) or a folder of them"
+
+    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+        rows = []
+        for folder in language_folders(source):
+            folder_code = folder_language(folder, None)
+            for split in SPLITS:
+                table = folder / f"{split}.tsv"
+                if not table.is_file():
+                    continue
+                for line, record in read_table(table, "\t", REQUIRED, COLUMNS, quoting=csv.QUOTE_NONE):
+                    origin = f"{table}:{line}"
+                    fields = {
+                        "id": Path(record["file_name"]).stem,
+                        "text": record["raw_transcription"] or record["transcription"],
+                        "language": folder_code,
+                        "split": split,
+                    }
+                    audio = audio_file(folder / "audio" / split, record["file_name"], origin)
+                    rows.append(make_row(origin, fields, audio, language))
+        return rows

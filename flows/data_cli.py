@@ -1,0 +1,113 @@
+"""``speechalign data``: bring your own corpus into the pipeline.
+
+``data import KIND SOURCE`` reads and checks the corpus now (layout, columns, languages, every audio
+file's header), then names it in params.yaml (``prepare.corpus``). The conversion itself is ``prepare``'s
+job: it re-runs because the params changed, writes the audio and manifests as DVC outputs, and so the
+next ``speechalign retrain`` trains on the imported corpus with its lineage recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from components.data.manifest import SPLITS
+from flows.command_line import Workspace, fail
+
+if TYPE_CHECKING:
+    from components.config import ValidateParams
+    from components.data.importers import SourceRow
+
+data_app = typer.Typer(help="Bring your own corpus into the pipeline.", no_args_is_help=True)
+
+
+def params_source(source: Path, workspace: Path) -> str:
+    """The path params.yaml records: relative inside the workspace (it moves with it), else absolute."""
+    source = source.resolve()
+    return source.relative_to(workspace).as_posix() if source.is_relative_to(workspace) else source.as_posix()
+
+
+def corpus_warnings(rows: list[SourceRow], seconds: list[float], validate: ValidateParams) -> list[str]:
+    """What will stop the pipeline later, said now: empty splits, languages or durations validate rejects."""
+    warnings = []
+    splits = Counter(row.split for row in rows)
+    empty = [split for split in SPLITS if not splits[split]]
+    if empty:
+        warnings.append(
+            f"no {'/'.join(empty)} utterances: training, validation and evaluation need all splits"
+        )
+    unexpected = sorted({row.language for row in rows} - set(validate.languages))
+    if unexpected:
+        warnings.append(
+            f"languages {', '.join(unexpected)} are not in validate.languages"
+            f" ({', '.join(validate.languages)}): add them there, or validation rejects those utterances"
+        )
+    too_long = sum(s > validate.max_duration_s for s in seconds)
+    too_short = sum(s < validate.min_duration_s for s in seconds)
+    if too_long or too_short:
+        warnings.append(
+            f"{too_long} utterances are longer than validate.max_duration_s ({validate.max_duration_s} s) and"
+            f" {too_short} shorter than validate.min_duration_s ({validate.min_duration_s} s)"
+        )
+    return warnings
+
+
+@data_app.command("import")
+def import_corpus(
+    kind: Annotated[
+        str, typer.Argument(help="Layout: jsonl, csv, hf, commonvoice, librispeech, fleurs or covost2.")
+    ],
+    source: Annotated[Path, typer.Argument(help="The corpus folder or file.")],
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep only this language (ISO 639 code or locale); also labels rows that carry none."
+        ),
+    ] = None,
+    workspace: Workspace = Path("."),
+) -> None:
+    """Check SOURCE and make it the corpus that `speechalign retrain` prepares (prepare.corpus)."""
+    from components.config import ParamsError, load_params
+    from components.data.importers import IMPORTERS, CorpusError, probe_durations, scan_corpus
+    from components.data.languages import iso639_3
+    from components.params_file import update_params
+
+    workspace = workspace.resolve()
+    params_path = workspace / "params.yaml"
+    try:
+        params = load_params(params_path)
+    except ParamsError as exc:
+        fail(str(exc))
+    if kind not in IMPORTERS:
+        fail(f"unknown corpus kind {kind!r}; choose from {', '.join(IMPORTERS)}")
+    try:
+        language = iso639_3(language) if language else None
+    except ValueError as exc:
+        fail(f"--language: {exc}")
+    try:
+        rows = scan_corpus(kind, source, language)
+        seconds = probe_durations(rows)
+    except CorpusError as exc:
+        fail(str(exc))
+    corpus = {"kind": kind, "source": params_source(source, workspace), "language": language}
+    try:
+        update_params(params_path, {"prepare.corpus": corpus})
+    except ParamsError as exc:
+        fail(str(exc))
+
+    splits = Counter(row.split for row in rows)
+    languages = Counter(row.language for row in rows)
+    total = sum(seconds)
+    typer.echo(
+        f"{kind} corpus {source}: {len(rows)} utterances, "
+        + (f"{total / 3600:.2f} h" if total >= 360 else f"{total:.1f} s")
+        + f"; {', '.join(f'{split} {splits[split]}' for split in SPLITS)}"
+        + f"; languages {', '.join(f'{code} {count}' for code, count in sorted(languages.items()))}"
+    )
+    for warning in corpus_warnings(rows, seconds, params.validate):
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
+    typer.echo(f"{params_path}: prepare.corpus = kind {kind}, source {corpus['source']}")
+    typer.echo("next: `speechalign retrain` imports it (prepare re-runs because prepare.corpus changed)")

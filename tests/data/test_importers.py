@@ -1,0 +1,522 @@
+"""Every corpus layout imports into the manifest contract; bad input fails naming where, and leaves nothing.
+
+Each layout is built on the fly (short sine tones written with soundfile, at other rates and channel
+counts than the pipeline's), so the tests need no data, network or GPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from components.config import CORPUS_KINDS, CorpusParams, ParamsError, load_params, parse_params
+from components.data.importers import IMPORTERS, CorpusError, import_corpus, scan_corpus
+from components.data.languages import iso639_3
+from components.data.manifest import SPLITS, read_manifest
+
+RATE = 16000
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tone(path: Path, seconds: float, rate: int = 22050, channels: int = 1) -> Path:
+    """A sine tone in the format the file name says (wav, flac, mp3)."""
+    import numpy as np
+    import soundfile as sf
+
+    wave = 0.3 * np.sin(2 * np.pi * 330 * np.arange(int(round(seconds * rate))) / rate)
+    data = np.repeat(wave[:, None], channels, axis=1) if channels > 1 else wave
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data.astype("float32"), rate)
+    return path
+
+
+def tone_bytes(seconds: float, rate: int = 22050) -> bytes:
+    """FLAC bytes of a tone, as a dataset's Audio column holds them."""
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    wave = 0.3 * np.sin(2 * np.pi * 330 * np.arange(int(round(seconds * rate))) / rate)
+    sf.write(buffer, wave.astype("float32"), rate, format="FLAC")
+    return buffer.getvalue()
+
+
+def write_tsv(path: Path, header: list[str] | None, rows: list[list[str]]) -> Path:
+    """Tab-separated and unquoted, as Common Voice, CoVoST and FLEURS write them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ([header] if header else []) + rows
+    path.write_text("".join("\t".join(fields) + "\n" for fields in lines), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- one fixture per layout
+# Each returns (source, {id: (split, seconds, language)}).
+
+EXPECTED_CONTRACT = {
+    "utt-a": ("train", 0.6, "eng"),
+    "utt-b": ("train", 0.9, "eng"),
+    "utt-c": ("dev", 0.7, "fra"),
+    "utt-d": ("test", 0.8, "deu"),
+}
+
+
+def contract_records() -> list[dict]:
+    languages = {"utt-a": "en", "utt-b": "en-US", "utt-c": "fre", "utt-d": "de_DE"}
+    return [
+        {
+            "id": uid,
+            "audio": f"clips/{uid}.wav",
+            "text": f"transcript of {uid}",
+            "split": split if uid != "utt-c" else "validation",
+            "language": languages[uid],
+            **({"translation": {"fr": "bonjour"}, "speaker": "spk1"} if uid == "utt-a" else {}),
+        }
+        for uid, (split, _, _) in EXPECTED_CONTRACT.items()
+    ]
+
+
+def make_jsonl(root: Path) -> tuple[Path, dict]:
+    import json
+
+    for uid, (_, seconds, _) in EXPECTED_CONTRACT.items():
+        tone(root / "clips" / f"{uid}.wav", seconds, rate=22050, channels=2)
+    path = root / "corpus.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in contract_records()), encoding="utf-8")
+    return path, EXPECTED_CONTRACT
+
+
+def make_csv(root: Path) -> tuple[Path, dict]:
+    import json
+
+    for uid, (_, seconds, _) in EXPECTED_CONTRACT.items():
+        tone(root / "clips" / f"{uid}.wav", seconds, rate=8000)
+    fields = ["id", "audio", "text", "split", "language", "translation", "speaker"]
+    path = root / "corpus.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for record in contract_records():
+            if "translation" in record:
+                record["translation"] = json.dumps(record["translation"])
+            writer.writerow(record)
+    return root, EXPECTED_CONTRACT
+
+
+CV_COLUMNS = ["client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accents", "locale"]
+
+
+def cv_suffix() -> str:
+    import soundfile as sf
+
+    return ".mp3" if "MP3" in sf.available_formats() else ".wav"  # Common Voice ships MP3
+
+
+def make_commonvoice(root: Path, locale: str = "en") -> tuple[Path, dict]:
+    expected = {}
+    for split, count in (("train", 3), ("dev", 1), ("test", 1)):
+        rows = []
+        for i in range(count):
+            uid = f"common_voice_{locale}_{split}{i}"
+            seconds = 0.5 + 0.2 * i
+            tone(root / "clips" / f"{uid}{cv_suffix()}", seconds, rate=48000)
+            rows.append(
+                [f"client{i}", f"{uid}{cv_suffix()}", f'He said "hi" {i}', "2", "0", "", "", "", locale]
+            )
+            expected[uid] = (split, seconds, iso639_3(locale))
+        write_tsv(root / f"{split}.tsv", CV_COLUMNS, rows)
+    return root, expected
+
+
+def make_librispeech(root: Path) -> tuple[Path, dict]:
+    expected = {}
+    subsets = {"train-clean-100": ("train", "19"), "dev-clean": ("dev", "84"), "test-clean": ("test", "121")}
+    for subset, (split, first_speaker) in subsets.items():  # a speaker belongs to one subset
+        for speaker, chapter in ((first_speaker, "198"), (str(int(first_speaker) + 7), "495")):
+            folder = root / subset / speaker / chapter
+            lines = []
+            for utt in range(2):
+                uid = f"{speaker}-{chapter}-{utt:04d}"
+                seconds = 0.4 + 0.1 * utt
+                tone(folder / f"{uid}.flac", seconds, rate=RATE)
+                lines.append(f"{uid} THE WORDS OF UTTERANCE {utt}")
+                expected[uid] = (split, seconds, "eng")
+            (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root, expected
+
+
+def make_fleurs(root: Path) -> tuple[Path, dict]:
+    expected = {}
+    for lang_dir, language in (("fr_fr", "fra"), ("cmn_hans_cn", "cmn")):
+        for split in SPLITS:
+            rows = []
+            for i in range(2):
+                name = f"{len(expected) + 12741024238657315067}.wav"  # FLEURS names files by a big number
+                seconds = 0.5 + 0.25 * i
+                tone(root / lang_dir / "audio" / split / name, seconds, rate=RATE)
+                samples = str(int(seconds * RATE))
+                rows.append(
+                    [str(1000 + i), name, f"Phrase {i}.", f"phrase {i}", "p h r a z", samples, "FEMALE"]
+                )
+                expected[Path(name).stem] = (split, seconds, language)
+            write_tsv(root / lang_dir / f"{split}.tsv", None, rows)
+    return root, expected
+
+
+def make_covost2(root: Path) -> tuple[Path, dict]:
+    expected, rows = {}, []
+    for i, split in enumerate(["train", "train_covost", "dev", "test"]):
+        uid = f"common_voice_fr_{i}"
+        tone(root / "clips" / f"{uid}.wav", 0.5 + 0.1 * i, rate=48000)
+        rows.append([f"{uid}.wav", f"Bonjour numéro {i}", f"Hello number {i}", f"client{i}", split])
+        expected[uid] = (split.removesuffix("_covost"), 0.5 + 0.1 * i, "fra")
+    write_tsv(root / "covost_v2.fr_en.tsv", ["path", "sentence", "translation", "client_id", "split"], rows)
+    return root / "covost_v2.fr_en.tsv", expected
+
+
+def make_hf(root: Path) -> tuple[Path, dict]:
+    from datasets import Audio, Dataset, DatasetDict
+
+    expected, parts = {}, {}
+    tone(root / "loose" / "path-only.wav", 0.6, rate=RATE)
+    for split, name in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        ids = [f"hf-{split}-{i}" for i in range(2)]
+        audio = [{"bytes": tone_bytes(0.5 + 0.1 * i), "path": f"{uid}.flac"} for i, uid in enumerate(ids)]
+        if split == "train":  # a row whose audio is a file beside the dataset, not bytes in it
+            ids.append("hf-train-path")
+            audio.append({"bytes": None, "path": str(root / "loose" / "path-only.wav")})
+        for i, uid in enumerate(ids):
+            expected[uid] = (split, 0.6 if uid.endswith("path") else 0.5 + 0.1 * i, "deu")
+        parts[name] = Dataset.from_dict(
+            {
+                "id": ids,
+                "audio": audio,
+                "sentence": [f"Satz {uid}" for uid in ids],
+                "locale": ["de"] * len(ids),
+            }
+        ).cast_column("audio", Audio(decode=False))
+    DatasetDict(parts).save_to_disk(str(root / "saved"))
+    return root / "saved", expected
+
+
+BUILDERS = {
+    "jsonl": make_jsonl,
+    "csv": make_csv,
+    "hf": make_hf,
+    "commonvoice": make_commonvoice,
+    "librispeech": make_librispeech,
+    "fleurs": make_fleurs,
+    "covost2": make_covost2,
+}
+
+
+def check_manifests(data_root: Path, expected: dict, tolerance: float = 0.01) -> dict:
+    """The written manifests hold exactly the expected utterances, with true durations and readable audio."""
+    import soundfile as sf
+
+    by_id = {u.id: u for split in SPLITS for u in read_manifest(split, data_root / "manifests")}
+    assert set(by_id) == set(expected)
+    for uid, (split, seconds, language) in expected.items():
+        utterance = by_id[uid]
+        assert (utterance.split, utterance.language, utterance.sample_rate) == (split, language, RATE)
+        assert utterance.duration_s == pytest.approx(seconds, abs=tolerance)
+        info = sf.info(str(data_root / utterance.audio))
+        assert (info.samplerate, info.channels, info.subtype) == (RATE, 1, "PCM_16")
+        assert utterance.duration_s == pytest.approx(info.frames / info.samplerate, abs=1e-4)
+        assert utterance.text
+    return by_id
+
+
+# ---------------------------------------------------------------- imports
+
+
+def test_every_corpus_kind_has_an_importer_and_a_test_fixture() -> None:
+    assert set(IMPORTERS) == set(CORPUS_KINDS) - {"demo"} == set(BUILDERS)
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_each_layout_imports_into_the_manifest_contract(kind: str, tmp_path: Path) -> None:
+    source, expected = BUILDERS[kind](tmp_path / "source")
+    rows = import_corpus(CorpusParams(kind=kind, source=str(source)), RATE, tmp_path / "data", progress=False)
+    assert len(rows) == len(expected)
+    tolerance = 0.06 if kind == "commonvoice" else 0.01  # MP3 frames may pad the end
+    by_id = check_manifests(tmp_path / "data", expected, tolerance)
+    assert all(u.audio.startswith(f"audio/{kind}/{u.split}/") for u in by_id.values())
+
+
+def test_contract_files_keep_translation_and_speaker_with_normalised_language_keys(tmp_path: Path) -> None:
+    source, _ = make_jsonl(tmp_path / "source")
+    rows = {r.id: r for r in scan_corpus("jsonl", source)}
+    assert rows["utt-a"].translation == {"fra": "bonjour"} and rows["utt-a"].speaker == "spk1"
+    assert rows["utt-b"].translation is None
+
+
+def test_covost2_fills_the_translation_into_the_target_language(tmp_path: Path) -> None:
+    source, expected = make_covost2(tmp_path / "source")
+    rows = import_corpus(
+        CorpusParams(kind="covost2", source=str(source)), RATE, tmp_path / "data", progress=False
+    )
+    assert {r.id: r.translation for r in rows} == {
+        uid: {"eng": f"Hello number {i}"} for i, uid in enumerate(expected)
+    }
+    assert {r.speaker for r in rows} == {f"client{i}" for i in range(4)}
+
+
+def test_commonvoice_reads_unquoted_transcripts_and_client_ids(tmp_path: Path) -> None:
+    source, _ = make_commonvoice(tmp_path / "en")
+    rows = scan_corpus("commonvoice", source)
+    assert rows[0].text == 'He said "hi" 0' and rows[0].speaker == "client0"
+
+
+def test_librispeech_subset_folder_alone_gives_its_split_and_speakers(tmp_path: Path) -> None:
+    make_librispeech(tmp_path / "LibriSpeech")
+    rows = scan_corpus("librispeech", tmp_path / "LibriSpeech" / "dev-clean")
+    assert {r.split for r in rows} == {"dev"} and {r.speaker for r in rows} == {"84", "91"}
+
+
+def test_language_option_keeps_one_language_and_labels_rows_without_one(tmp_path: Path) -> None:
+    source, _ = make_fleurs(tmp_path / "fleurs")
+    assert {r.language for r in scan_corpus("fleurs", source, language="fr")} == {"fra"}
+    with pytest.raises(CorpusError, match="no utterances in language spa"):
+        scan_corpus("fleurs", source, language="es")
+    libri, _ = make_librispeech(tmp_path / "LibriSpeech")
+    assert {r.language for r in scan_corpus("librispeech", libri)} == {"eng"}
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_unknown_language_code_names_file_line_and_code(tmp_path: Path) -> None:
+    source, _ = make_commonvoice(tmp_path / "en")
+    table = source / "train.tsv"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].rsplit("\t", 1)[0] + "\txx"  # line 3: the second data row
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as info:
+        scan_corpus("commonvoice", source)
+    assert f"{table}:3" in str(info.value) and "'xx'" in str(info.value)
+
+
+def test_missing_audio_file_is_named(tmp_path: Path) -> None:
+    source, _ = make_jsonl(tmp_path / "source")
+    (source.parent / "clips" / "utt-b.wav").unlink()
+    with pytest.raises(CorpusError) as info:
+        scan_corpus("jsonl", source)
+    assert f"{source}:2" in str(info.value) and str(source.parent / "clips" / "utt-b.wav") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "table", "column"), [("commonvoice", "dev.tsv", "sentence"), ("csv", "corpus.csv", "split")]
+)
+def test_missing_required_column_names_file_and_column(
+    kind: str, table: str, column: str, tmp_path: Path
+) -> None:
+    source, _ = BUILDERS[kind](tmp_path / "source")
+    path = tmp_path / "source" / table
+    dialect = (
+        {"delimiter": "\t", "quoting": csv.QUOTE_NONE, "escapechar": "\\"} if kind == "commonvoice" else {}
+    )
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, **dialect))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        fields = [f for f in rows[0] if f != column]
+        writer = csv.DictWriter(handle, fields, extrasaction="ignore", lineterminator="\n", **dialect)
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(CorpusError) as info:
+        scan_corpus(kind, source)
+    assert str(path) in str(info.value) and f"missing column(s) {column}" in str(info.value)
+
+
+def test_unknown_manifest_field_and_bad_split_are_named(tmp_path: Path) -> None:
+    import json
+
+    source, _ = make_jsonl(tmp_path / "source")
+    records = contract_records()
+    records[1]["transcript"] = records[1].pop("text")
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"corpus.jsonl:2: unknown field\(s\) transcript"):
+        scan_corpus("jsonl", source)
+    records = contract_records()
+    records[3]["split"] = "holdout"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(CorpusError, match="corpus.jsonl:4: unknown split 'holdout'"):
+        scan_corpus("jsonl", source)
+
+
+def test_duplicate_ids_name_both_rows(tmp_path: Path) -> None:
+    source, _ = make_covost2(tmp_path / "source")
+    lines = source.read_text(encoding="utf-8").splitlines()
+    source.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"duplicate id 'common_voice_fr_0' \(first at .*:2\)"):
+        scan_corpus("covost2", source)
+
+
+def test_hf_dataset_without_splits_is_rejected_with_the_columns_it_has(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    Dataset.from_dict({"audio": ["a.wav"], "text": ["x"]}).save_to_disk(str(tmp_path / "flat"))
+    with pytest.raises(CorpusError, match="missing column.*split.*found: audio, text"):
+        scan_corpus("hf", tmp_path / "flat", language="en")
+
+
+def test_undecodable_audio_names_the_row_and_the_formats_soundfile_reads(tmp_path: Path) -> None:
+    source, _ = make_jsonl(tmp_path / "source")
+    (source.parent / "clips" / "utt-d.wav").write_bytes(b"not audio at all" * 64)
+    with pytest.raises(CorpusError) as info:
+        import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False)
+    message = str(info.value)
+    assert f"{source}:4 (id utt-d)" in message and "utt-d.wav" in message and "FLAC" in message
+
+
+def test_a_failed_import_leaves_the_previous_corpus_untouched_and_no_partial_output(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    good, _ = make_librispeech(tmp_path / "LibriSpeech")
+    import_corpus(CorpusParams(kind="librispeech", source=str(good)), RATE, data, progress=False)
+    before = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
+
+    bad, _ = make_jsonl(tmp_path / "bad")
+    (bad.parent / "clips" / "utt-d.wav").write_bytes(
+        b"garbage" * 100
+    )  # the last row fails, after others converted
+    with pytest.raises(CorpusError):
+        import_corpus(CorpusParams(kind="jsonl", source=str(bad)), RATE, data, progress=False)
+    after = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in data.iterdir()) == ["audio", "manifests"]  # no temporary folders left
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(CorpusError):
+        import_corpus(CorpusParams(kind="jsonl", source=str(bad)), RATE, fresh, progress=False)
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
+# ---------------------------------------------------------------- languages and params
+
+
+@pytest.mark.parametrize(
+    ("code", "iso"),
+    [
+        ("en", "eng"),
+        ("en-US", "eng"),
+        ("en_us", "eng"),
+        ("EN", "eng"),
+        ("eng", "eng"),
+        ("fre", "fra"),
+        ("fr_FR", "fra"),
+        ("ger", "deu"),
+        ("de", "deu"),
+        ("sv-SE", "swe"),
+        ("zh-CN", "zho"),
+        ("cmn_hans_cn", "cmn"),
+    ],
+)
+def test_language_codes_normalise_to_iso639_3(code: str, iso: str) -> None:
+    assert iso639_3(code) == iso
+
+
+@pytest.mark.parametrize("code", ["xx", "zzz", "english", "", "und", "x-private"])
+def test_unknown_language_codes_are_rejected_by_name(code: str) -> None:
+    with pytest.raises(ValueError, match=f"unknown language code {code!r}"):
+        iso639_3(code)
+
+
+def test_corpus_params_default_to_demo_and_name_what_is_wrong() -> None:
+    assert parse_params({}).prepare.corpus == CorpusParams(kind="demo")
+    assert (
+        parse_params(
+            {"prepare": {"corpus": {"kind": "csv", "source": "c", "language": "en-GB"}}}
+        ).prepare.corpus.language
+        == "eng"
+    )
+    for raw, words in [
+        ({"kind": "jsonl"}, "prepare.corpus: Value error, kind jsonl imports a corpus: set source"),
+        ({"kind": "demo", "source": "x"}, "prepare.corpus: Value error, kind demo synthesises"),
+        ({"kind": "mp3s", "source": "x"}, "prepare.corpus.kind"),
+        ({"kind": "csv", "source": "x", "language": "xx"}, "prepare.corpus.language"),
+    ]:
+        with pytest.raises(ParamsError, match=words):
+            parse_params({"prepare": {"corpus": raw}})
+
+
+def test_prepare_imports_the_configured_corpus_instead_of_the_demo(tmp_path: Path, monkeypatch) -> None:
+    import components.stages.prepare as prepare
+
+    source, expected = make_jsonl(tmp_path / "source")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(prepare, "build_demo_corpus", lambda *a, **k: pytest.fail("built the demo corpus"))
+    monkeypatch.setattr(prepare, "prepare_base_models", lambda *a, **k: None)
+    params = parse_params({"prepare": {"corpus": {"kind": "jsonl", "source": str(source)}}})
+    prepare.main(params)
+    check_manifests(tmp_path / "data", expected)
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def workspace_with_params(tmp_path: Path) -> Path:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copy(REPO / "params.yaml", workspace / "params.yaml")
+    return workspace
+
+
+def invoke(*args: str):
+    from flows.cli import app
+
+    return CliRunner().invoke(app, ["data", "import", *args])
+
+
+def test_cli_import_names_the_corpus_in_params_and_keeps_the_rest_of_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    workspace = workspace_with_params(tmp_path)
+    before = (workspace / "params.yaml").read_text(encoding="utf-8").splitlines()
+    source, expected = make_jsonl(workspace / "corpora" / "mine")
+    result = invoke("jsonl", str(source), "--workspace", str(workspace), "--language", "en-US")
+    assert result.exit_code == 0, result.output
+    assert "2 utterances" in result.output and "train 2" in result.output
+    assert "no dev/test utterances" in result.output  # only English rows are kept: a warning, not an error
+
+    after = (workspace / "params.yaml").read_text(encoding="utf-8").splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert [new.split("#")[0].strip() for _, new in changed] == [
+        "kind: jsonl",
+        "source: corpora/mine/corpus.jsonl",  # inside the workspace: relative, so the workspace can move
+        "language: eng",
+    ]
+    assert all("#" in new for _, new in changed)  # the comments survive
+    corpus = load_params(workspace / "params.yaml").prepare.corpus
+    monkeypatch.chdir(workspace)  # where prepare runs
+    import_corpus(corpus, RATE, progress=False)
+    check_manifests(workspace / "data", {k: v for k, v in expected.items() if v[2] == "eng"})
+
+
+def test_cli_import_of_an_outside_source_records_its_absolute_path_and_warns_about_languages(
+    tmp_path: Path,
+) -> None:
+    workspace = workspace_with_params(tmp_path)
+    source, _ = make_fleurs(tmp_path / "fleurs")
+    result = invoke("fleurs", str(source), "--workspace", str(workspace))
+    assert result.exit_code == 0, result.output
+    corpus = load_params(workspace / "params.yaml").prepare.corpus
+    assert (corpus.kind, corpus.source, corpus.language) == ("fleurs", source.resolve().as_posix(), None)
+    assert "cmn" in result.output and "are not in validate.languages" in result.output
+
+
+def test_cli_import_failures_are_one_line_and_leave_params_unchanged(tmp_path: Path) -> None:
+    workspace = workspace_with_params(tmp_path)
+    before = (workspace / "params.yaml").read_text(encoding="utf-8")
+    result = invoke("mp3folder", str(tmp_path), "--workspace", str(workspace))
+    assert result.exit_code == 1 and "unknown corpus kind 'mp3folder'" in result.output
+
+    source, _ = make_commonvoice(tmp_path / "en")
+    (source / "clips" / f"common_voice_en_dev0{cv_suffix()}").unlink()
+    result = invoke("commonvoice", str(source), "--workspace", str(workspace))
+    assert result.exit_code == 1
+    assert f"{source / 'dev.tsv'}:2: audio file not found" in result.output
+    assert (workspace / "params.yaml").read_text(encoding="utf-8") == before
