@@ -12,7 +12,7 @@ from components.evaluation.zero_shot import answer, build_queries, check_zero_sh
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.workspace import ADAPTER_DIR
+from components.workspace import ADAPTER_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
@@ -22,7 +22,7 @@ def main(params: Params) -> None:
     seed_everything(params.train.seed)
     check_zero_shot(params.evaluate, {params.targets.instruction})
     model = SpeechLLM.from_pretrained(ADAPTER_DIR)
-    utterances = read_manifest(params.evaluate.split)
+    utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
     features = dict(
         zip(
             (u.id for u in utterances),
