@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test bench install system-packages lint clean
+.PHONY: demo test bench bench-validation install system-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -28,6 +28,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.speech_path
+	$(BIN)/python -m bench.validation
+
+bench-validation: install
+	$(BIN)/python -m bench.validation
 
 lint: install
 	$(BIN)/ruff check components flows tests bench

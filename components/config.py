@@ -171,14 +171,57 @@ class PrepareParams(Section):
         return value
 
 
+class AudioPolicy(Section):
+    """What the loaders may do to audio that is not already what the encoder reads.
+
+    The loaders resample and down-mix on read; a policy that is off makes validation refuse such
+    files instead (a critical failure), for corpora whose rate and channels must be exact.
+    """
+
+    resample: bool = True
+    downmix: bool = True
+    # reject: an over-long utterance stops the pipeline. split: its transcript cannot be cut without an
+    # alignment, so the row is quarantined; unlabeled audio is cut by components.data.audio.split_audio.
+    too_long: Literal["reject", "split"] = "reject"
+
+
+class LeakageChecks(Section):
+    """Which overlaps with train fail validation: a dev or test row sharing train's transcript or speaker."""
+
+    transcript: bool = True
+    speaker: bool = True
+
+
 class ValidateParams(Section):
-    languages: list[LANGUAGE_CODE] = ["eng", "spa"]
+    languages: list[LANGUAGE_CODE] = ["eng", "fra", "deu", "spa"]
     sample_rate: int = Field(16000, gt=0)
+    min_sample_rate: int = Field(8000, gt=0)
     min_duration_s: float = Field(0.2, ge=0)
     max_duration_s: float = Field(10.0, gt=0)
     min_text_chars: int = Field(1, ge=1)
     max_text_chars: int = Field(400, gt=1)
+    min_chars_per_second: float = Field(2.0, ge=0)
+    max_chars_per_second: float = Field(35.0, gt=0)
+    min_peak: float = Field(0.001, ge=0, le=1)
     duration_tolerance_s: float = Field(0.05, ge=0)
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+    audio: AudioPolicy = AudioPolicy()
+    leakage: LeakageChecks = LeakageChecks()
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ValidateParams:
+        ranges = [
+            ("min_sample_rate", "sample_rate"),
+            ("min_duration_s", "max_duration_s"),
+            ("min_text_chars", "max_text_chars"),
+            ("min_chars_per_second", "max_chars_per_second"),
+        ]
+        for low, high in ranges:
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
+                )
+        return self
 
 
 class TargetsParams(Section):

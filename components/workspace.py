@@ -13,3 +13,6 @@ ADAPTER_DIR = Path("models/adapter")
 ONNX_DIR = Path("models/onnx")
 TARGET_DIR = Path("data/targets")
 METRICS_DIR = Path("metrics")
+VALIDATION_DIR = Path("reports/validation")  # the validate stage's report: results.json, data docs, probe
+VALIDATED_DIR = Path("data/validated")  # the manifests minus quarantined rows: what later stages read
+PROBE_CACHE_DIR = Path(STATE_DIR) / "probe-cache"  # audio probe results by content hash; safe to delete

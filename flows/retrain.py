@@ -6,6 +6,7 @@ MLflow holds runs, versions and aliases; the steps themselves live in ``componen
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from components.config import load_params
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
 from components.stages.pipeline import STAGES, StageRun, push, repro
+from components.validation.render import render_markdown
+from components.validation.report import RESULTS_FILE
+from components.workspace import VALIDATION_DIR
 
 
 @task(name="dvc-repro", cache_policy=NO_CACHE, task_run_name="dvc repro {stage}")
@@ -41,6 +45,33 @@ def register_task(workspace: str, lineage: Lineage, recipe: str, flow_run_id: st
     return register_pipeline_state(Path(workspace), params, lineage, flow_run_id, recipe)
 
 
+@task(name="validation-report", cache_policy=NO_CACHE)
+def validation_report_task(workspace: str) -> None:
+    """Attach the validate stage's results.json as a markdown artifact, whether it passed or failed.
+
+    DVC removes a stage's outputs before running it, so a results.json that is there is this run's
+    (or, when the stage was up to date, the one DVC restored for the same inputs).
+    """
+    path = Path(workspace) / VALIDATION_DIR / RESULTS_FILE
+    if path.is_file():
+        markdown = render_markdown(json.loads(path.read_text(encoding="utf-8")))
+    else:
+        markdown = f"# Data validation failed\n\nvalidate wrote no {path.name}; see the stage log.\n"
+    create_markdown_artifact(markdown, key="validation-report", description="data validation of this run")
+
+
+def run_stages(workspace: str, timeout: float) -> list[StageRun]:
+    """Every stage in order; the validation report is attached as soon as validate ends, pass or fail."""
+    runs = []
+    for stage in STAGES:
+        try:
+            runs.append(run_stage(stage, workspace, timeout))
+        finally:
+            if stage == "validate":
+                validation_report_task(workspace)
+    return runs
+
+
 def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
     lines = ["# retrain", "", "| stage | result | seconds |", "|---|---|---|"]
     lines += [f"| {r.stage} | {'ran' if r.ran else 'up to date'} | {r.seconds} |" for r in runs]
@@ -55,7 +86,7 @@ def retrain(
     """Run prepare → validate → targets → train → evaluate → export, then register what is new."""
     params = load_params(Path(workspace) / "params.yaml")
     timeout = stage_timeout_s or params.registry.stage_timeout_s
-    runs = [run_stage(stage, workspace, timeout) for stage in STAGES]
+    runs = run_stages(workspace, timeout)
     push_task(workspace, timeout)
     lineage = lineage_task(workspace)
     run_id = flow_run.get_id()

@@ -34,3 +34,17 @@ def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
     tensor = torch.from_numpy(np.asarray(waveform, dtype=np.float32))
     return AF.resample(tensor, from_rate, to_rate).numpy()
+
+
+def split_audio(waveform: np.ndarray, sample_rate: int, max_seconds: float) -> list[np.ndarray]:
+    """Cut over-long audio into consecutive chunks of at most ``max_seconds``, dropping no sample.
+
+    For unlabeled audio at inference (``validate.audio.too_long: split``): the chunks are of near-equal
+    length, so none is a sliver, and concatenated they are the input again. A labeled utterance is never
+    cut this way, because its transcript cannot be divided without an alignment.
+    """
+    limit = int(max_seconds * sample_rate)
+    if limit < 1:
+        raise ValueError(f"max_seconds must cover a sample (got {max_seconds} s at {sample_rate} Hz)")
+    pieces = max(1, -(-len(waveform) // limit))
+    return list(np.array_split(waveform, pieces))

@@ -17,7 +17,7 @@ from typing import Any
 
 from components.config import Params
 from components.registry.lineage import Lineage
-from components.workspace import ADAPTER_DIR, BASE_DIR, METRICS_DIR, ONNX_DIR, STATE_DIR
+from components.workspace import ADAPTER_DIR, BASE_DIR, METRICS_DIR, ONNX_DIR, STATE_DIR, VALIDATION_DIR
 
 PYFUNC_REQUIREMENTS = [
     "torch==2.9.1",
@@ -244,7 +244,8 @@ def register_pipeline_state(
                     str(workspace / relative), artifact_path=None if parent == "." else parent
                 )
         mlflow.log_artifacts(str(workspace / METRICS_DIR), artifact_path="metrics")
-        mlflow.log_artifacts(str(workspace / "reports/validation"), artifact_path="reports/validation")
+        # the validation report (results.json, data docs, probe.csv, quarantine.jsonl) of this data
+        mlflow.log_artifacts(str(workspace / VALIDATION_DIR), artifact_path=VALIDATION_DIR.as_posix())
         with warnings.catch_warnings():
             # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.
             warnings.filterwarnings("ignore", message=".*(type hint|input example|input_example).*")

@@ -20,7 +20,7 @@ from components.evaluation.zero_shot import (
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.workspace import ADAPTER_DIR
+from components.workspace import ADAPTER_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
@@ -32,7 +32,7 @@ def main(params: Params) -> None:
     check_zero_shot(params.evaluate, {params.targets.instruction})
     trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
     models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
-    utterances = read_manifest(params.evaluate.split)
+    utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
     features = dict(
         zip(
             (u.id for u in utterances),

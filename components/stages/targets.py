@@ -9,7 +9,7 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
-from components.workspace import TARGET_DIR
+from components.workspace import TARGET_DIR, VALIDATED_DIR
 
 TARGET_SPLITS = ("train", "dev")
 
@@ -19,7 +19,7 @@ def main(params: Params) -> None:
     sources = read_sources()
     model = SpeechLLM.from_base(sources.encoder, sources.llm)
     for split in TARGET_SPLITS:
-        utterances = read_manifest(split)
+        utterances = read_manifest(split, VALIDATED_DIR)
         rows = continuation_targets(
             model,
             utterances,

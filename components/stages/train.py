@@ -16,7 +16,7 @@ from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.plots import plot_loss
 from components.training.trainer import Example, train_adapter
-from components.workspace import ADAPTER_DIR, TARGET_DIR
+from components.workspace import ADAPTER_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/train.json")
 LOSS_LOG = Path("metrics/train_loss.csv")
@@ -25,7 +25,7 @@ LOSS_PLOT = Path("reports/train_loss.png")
 
 def load_examples(model: SpeechLLM, split: str) -> list[Example]:
     """Pair each utterance's features with its target row; a target without audio is an error."""
-    utterances = {u.id: u for u in read_manifest(split)}
+    utterances = {u.id: u for u in read_manifest(split, VALIDATED_DIR)}
     targets = read_rows(TARGET_DIR / f"{split}.jsonl")
     missing = [row["id"] for row in targets if row["id"] not in utterances]
     if missing:

@@ -1,4 +1,8 @@
-"""DVC stage ``validate``: probe every audio file and run the data suite; bad data stops the pipeline."""
+"""DVC stage ``validate``: probe every audio file and run the data suite; bad data stops the pipeline.
+
+A passing run writes ``data/validated/{split}.jsonl`` (the manifests minus quarantined rows), which the
+later stages read instead of ``data/manifests``.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +13,55 @@ from components.atomic import write_json
 from components.config import Params
 from components.data.manifest import DATA_ROOT, SPLITS, manifest_path
 from components.stages.runner import run_stage
-from components.validation.report import run_validation
+from components.validation.quarantine import QUARANTINE_FILE
+from components.validation.report import RESULTS_FILE, run_validation
+from components.workspace import PROBE_CACHE_DIR, VALIDATED_DIR, VALIDATION_DIR
 
-REPORT_DIR = Path("reports/validation")
 METRICS = Path("metrics/validation.json")
+MAX_IDS_IN_ERROR = 30
 
 
 def main(params: Params) -> None:
-    outcome = run_validation([manifest_path(s) for s in SPLITS], DATA_ROOT, params.validate, REPORT_DIR)
+    outcome = run_validation(
+        [manifest_path(s) for s in SPLITS],
+        DATA_ROOT,
+        params.validate,
+        VALIDATION_DIR,
+        cache_dir=PROBE_CACHE_DIR,
+        validated_dir=VALIDATED_DIR,
+    )
     print(outcome.format_table())
+    if outcome.probe is not None:
+        probe = outcome.probe
+        print(
+            f"validate: probed {probe.files} audio files: {probe.decoded} decoded, {probe.cached} from cache"
+        )
     write_json(METRICS, outcome.summary())
+    details = VALIDATION_DIR / RESULTS_FILE
     if not outcome.success:
         blocking = sorted({i for f in outcome.failures if f.blocking for i in f.ids})
-        print(
-            f"validate: error: {len(blocking)} bad utterance(s): {', '.join(blocking[:30])}"
-            f"{' …' if len(blocking) > 30 else ''} (details: {REPORT_DIR / 'results.json'})",
-            file=sys.stderr,
-        )
+        if blocking:
+            shown = ", ".join(blocking[:MAX_IDS_IN_ERROR]) + (
+                " …" if len(blocking) > MAX_IDS_IN_ERROR else ""
+            )
+            print(
+                f"validate: error: {len(blocking)} bad utterance(s): {shown} (details: {details})",
+                file=sys.stderr,
+            )
+        quarantine = outcome.quarantine
+        if quarantine is not None and not quarantine.within_limit:
+            print(
+                f"validate: error: {quarantine.count} of {outcome.rows} rows ({quarantine.share:.1%}) fail "
+                f"warning rules, more than validate.max_quarantine_share ({quarantine.max_share:.1%}); "
+                f"they are listed in {VALIDATION_DIR / QUARANTINE_FILE}",
+                file=sys.stderr,
+            )
         raise SystemExit(1)
-    print(f"validate: {outcome.rows} utterances passed {outcome.evaluated} expectations")
+    dropped = outcome.quarantine.count if outcome.quarantine else 0
+    print(
+        f"validate: {outcome.rows - dropped} utterances passed {outcome.evaluated} expectations"
+        f" ({dropped} quarantined); validated manifests in {VALIDATED_DIR}"
+    )
 
 
 if __name__ == "__main__":

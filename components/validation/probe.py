@@ -1,54 +1,56 @@
 """Audio probe: measure what each manifest row's audio file really is, before the suite judges it.
 
 Great expectations checks column values, not files, so the facts about the audio (does it exist, does it
-decode, its true rate, channels and duration) are computed here and added as columns. A bad file is
-recorded in the row, never raised, so one run reports every broken file at once.
+decode, its true rate, channels, duration, loudness and content hash) are computed here and added as
+columns. A bad file is recorded in the row, never raised, so one run reports every broken file at once.
+Decoding is the slow part; it runs in a pool and is skipped for any file the cache already knows.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
+
+from components.validation.audio_facts import AudioFacts, content_hash, decode_facts
+from components.validation.probe_cache import ProbeCache
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PROBE_COLUMNS = (
+    "audio_in_root",
     "audio_exists",
+    "audio_sha256",
     "audio_decodable",
     "audio_sample_rate",
     "audio_channels",
     "audio_duration_s",
     "audio_peak",
     "audio_rms",
-    "audio_in_root",
     "audio_error",
 )
 INT_COLUMNS = ("audio_sample_rate", "audio_channels")
+BOOL_COLUMNS = ("audio_exists", "audio_decodable")
 MAX_WORKERS = 8
 
 
-@dataclass
-class AudioProbe:
-    """What one audio file really is.
+@dataclass(frozen=True)
+class ProbeStats:
+    """How much work a probe did: ``decoded == 0`` on a re-run means the cache answered everything."""
 
-    A fact that could not be checked is None, not False, so each bad file fails only the rule for its
-    root cause: a path outside the root is not also "missing", a missing file not also "undecodable".
-    """
+    files: int  # distinct existing files the manifests name
+    hashed: int  # files read to compute their content hash (the stat key missed)
+    decoded: int  # files decoded (the content hash missed)
 
-    audio_exists: bool | None = None
-    audio_decodable: bool | None = None
-    audio_sample_rate: int | None = None
-    audio_channels: int | None = None
-    audio_duration_s: float | None = None
-    audio_peak: float | None = None
-    audio_rms: float | None = None
-    audio_in_root: bool = False
-    audio_error: str | None = None
+    @property
+    def cached(self) -> int:
+        return self.files - self.decoded
 
 
 def resolve_in_root(relative: Any, data_root: Path) -> Path | None:
@@ -67,62 +69,113 @@ def resolve_in_root(relative: Any, data_root: Path) -> Path | None:
     return target if target.is_relative_to(root) else None
 
 
-def _measure(path: Path, probe: AudioProbe) -> None:
-    """Fill the decoded facts from the samples themselves (the header alone can lie about length)."""
-    import numpy as np
-    import soundfile as sf
-
-    with sf.SoundFile(path) as handle:
-        probe.audio_sample_rate = int(handle.samplerate)
-        probe.audio_channels = int(handle.channels)
-        samples = handle.read(dtype="float32", always_2d=True)
-    probe.audio_decodable = True
-    probe.audio_duration_s = samples.shape[0] / probe.audio_sample_rate
-    if samples.size:
-        probe.audio_peak = float(np.max(np.abs(samples)))
-        probe.audio_rms = float(math.sqrt(float(np.mean(np.square(samples, dtype=np.float64)))))
-    else:
-        probe.audio_peak = probe.audio_rms = 0.0
+def measure_file(path: str, known: Mapping[str, AudioFacts]) -> tuple[str, AudioFacts, bool]:
+    """(content hash, facts, whether it had to decode): a file whose content is known is not decoded."""
+    digest = content_hash(path)
+    facts = known.get(digest)
+    return (digest, facts, False) if facts is not None else (digest, decode_facts(path), True)
 
 
-def probe_file(relative: Any, data_root: Path) -> AudioProbe:
-    """Probe one manifest ``audio`` value; every failure becomes a field, never an exception."""
-    probe = AudioProbe()
-    path = resolve_in_root(relative, data_root)
+def default_workers() -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def measure_files(
+    paths: list[str],
+    known: Mapping[str, AudioFacts],
+    workers: int | None = None,
+    executor: Callable[..., Executor] = ThreadPoolExecutor,
+) -> list[tuple[str, AudioFacts, bool]]:
+    """:func:`measure_file` over many files in a pool. Threads win here (libsndfile, hashlib and numpy
+    release the GIL and nothing is pickled); ``bench/validation.py`` measures them against processes."""
+    if not paths:
+        return []
+    workers = min(workers or default_workers(), len(paths))
+    chunk = max(1, len(paths) // (workers * 4))
+    with executor(max_workers=workers) as pool:
+        return list(pool.map(partial(measure_file, known=known), paths, chunksize=chunk))
+
+
+def _file_stat(path: Path | None) -> os.stat_result | None:
+    """The stat of a regular file, or None when there is none at ``path``."""
     if path is None:
-        probe.audio_error = f"audio path {relative!r} is not a relative path inside the data root {data_root}"
-        return probe
-    probe.audio_in_root = True
-    probe.audio_exists = path.is_file()
-    if not probe.audio_exists:
-        probe.audio_error = f"{path}: no such file"
-        return probe
+        return None
     try:
-        _measure(path, probe)
-    except Exception as exc:  # any decoder failure is data to report, not a crash
-        probe.audio_decodable = False
-        probe.audio_sample_rate = probe.audio_channels = None
-        probe.audio_error = f"{path}: cannot decode ({type(exc).__name__}: {exc})"
-    return probe
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
 
 
-def probe_audio(rows: list[dict], data_root: Path) -> pd.DataFrame:
-    """One row per manifest row: the manifest columns plus the probe columns (:data:`PROBE_COLUMNS`).
+def probe_files(
+    paths: Iterable[Path], cache: ProbeCache, workers: int | None = None
+) -> tuple[dict[Path, tuple[str, AudioFacts]], ProbeStats]:
+    """(content hash, facts) of every existing file in ``paths``, the cache asked first and then updated."""
+    stats = {path: info for path in set(paths) if (info := _file_stat(path)) is not None}
+    found: dict[Path, tuple[str, AudioFacts]] = {}
+    unknown: list[Path] = []
+    for path, info in stats.items():
+        digest = cache.content_hash(str(path), info)
+        facts = cache.facts(digest) if digest else None
+        if digest and facts:
+            found[path] = (digest, facts)
+        else:
+            unknown.append(path)
+    measured = measure_files([str(p) for p in unknown], cache.known_facts(), workers)
+    decoded = 0
+    for path, (digest, facts, was_decoded) in zip(unknown, measured, strict=True):
+        cache.remember(str(path), stats[path], digest, facts)
+        found[path] = (digest, facts)
+        decoded += was_decoded
+    cache.save()
+    return found, ProbeStats(files=len(stats), hashed=len(unknown), decoded=decoded)
 
-    Files are read in a small thread pool: libsndfile releases the GIL, and the work is mostly I/O.
-    """
+
+def probe_row(
+    relative: Any, path: Path | None, data_root: Path, measured: Mapping[Path, tuple[str, AudioFacts]]
+) -> dict[str, Any]:
+    """The probe columns of one row. A fact that could not be checked is None, not False, so each bad
+    file fails only the rule for its root cause: a path outside the root is not also "missing"."""
+    row: dict[str, Any] = dict.fromkeys(PROBE_COLUMNS)
+    row["audio_in_root"] = path is not None
+    if path is None:
+        row["audio_error"] = (
+            f"audio path {relative!r} is not a relative path inside the data root {data_root}"
+        )
+        return row
+    row["audio_exists"] = path in measured
+    if not row["audio_exists"]:
+        row["audio_error"] = f"{path}: no such file"
+        return row
+    digest, facts = measured[path]
+    row["audio_sha256"] = digest
+    row.update({f"audio_{f.name}": getattr(facts, f.name) for f in fields(AudioFacts)})
+    if facts.error:
+        row["audio_error"] = f"{path}: {facts.error}"
+    return row
+
+
+def probe_audio(
+    rows: list[dict], data_root: Path, cache: ProbeCache | None = None, workers: int | None = None
+) -> tuple[pd.DataFrame, ProbeStats]:
+    """The manifest rows plus the probe columns (:data:`PROBE_COLUMNS`), and what the probe had to do."""
     import pandas as pd
 
     data_root = Path(data_root)
-    workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1, len(rows)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        probes = list(pool.map(lambda row: probe_file(row.get("audio"), data_root), rows))
+    resolved = [resolve_in_root(row.get("audio"), data_root) for row in rows]
+    cache = cache if cache is not None else ProbeCache(None)
+    measured, stats = probe_files((p for p in resolved if p is not None), cache, workers)
+    probes = [
+        probe_row(row.get("audio"), path, data_root, measured)
+        for row, path in zip(rows, resolved, strict=True)
+    ]
     manifest = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    measured = pd.DataFrame([asdict(p) for p in probes], columns=list(PROBE_COLUMNS))
+    measured_frame = pd.DataFrame.from_records(probes, columns=list(PROBE_COLUMNS))
     for column in INT_COLUMNS:
-        measured[column] = measured[column].astype("Int64")
-    for column in ("audio_exists", "audio_decodable"):
-        measured[column] = measured[column].astype("boolean")
-    measured["audio_in_root"] = measured["audio_in_root"].astype(bool)
+        measured_frame[column] = measured_frame[column].astype("Int64")
+    for column in BOOL_COLUMNS:
+        measured_frame[column] = measured_frame[column].astype("boolean")
+    measured_frame["audio_in_root"] = measured_frame["audio_in_root"].astype(bool)
     manifest = manifest.drop(columns=[c for c in PROBE_COLUMNS if c in manifest.columns])
-    return pd.concat([manifest.reset_index(drop=True), measured], axis=1)
+    frame = pd.concat([manifest.reset_index(drop=True), measured_frame], axis=1)
+    return frame, stats

@@ -1,8 +1,10 @@
 """Validate the manifests end to end and write the report the ``validate`` stage publishes.
 
 Outputs in ``out_dir``: ``results.json`` (flat, DVC-metrics friendly), ``data_docs/`` (great-expectations
-HTML) and ``probe.csv`` (what the probe measured per utterance). They are built in a temporary folder
-beside them and moved into place, so a crash never leaves a half-written report that DVC could cache.
+HTML), ``probe.csv`` (what the probe measured per utterance) and ``quarantine.jsonl`` (the rows dropped
+for failing warning rules). They are built in a temporary folder beside them and moved into place, so a
+crash never leaves a half-written report that DVC could cache. On success the kept rows are written as
+the validated manifests.
 """
 
 from __future__ import annotations
@@ -15,9 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.config import ValidateParams
-from components.data.manifest import read_rows
-from components.validation.probe import probe_audio
-from components.validation.suite import ROW_COLUMN, Failure, add_helper_columns, run_suite
+from components.validation.derived import add_derived_columns
+from components.validation.manifests import load_manifests
+from components.validation.probe import ProbeStats, probe_audio
+from components.validation.probe_cache import ProbeCache
+from components.validation.quarantine import (
+    QUARANTINE_FILE,
+    Quarantine,
+    decide_quarantine,
+    write_quarantine,
+    write_validated,
+)
+from components.validation.render import MAX_IDS_SHOWN, format_table
+from components.validation.suite import Check, Failure, run_suite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +37,6 @@ if TYPE_CHECKING:
 RESULTS_FILE = "results.json"
 PROBE_FILE = "probe.csv"
 DOCS_DIR = "data_docs"
-MAX_IDS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -34,12 +45,20 @@ class ValidationOutcome:
 
     success: bool
     rows: int
-    evaluated: int
+    checks: list[Check] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    quarantine: Quarantine | None = None
+    probe: ProbeStats | None = None
     out_dir: Path | None = None
 
+    @property
+    def evaluated(self) -> int:
+        return len(self.checks)
+
     def summary(self) -> dict[str, Any]:
-        """The ``results.json`` content: flat counters first, then one entry per failed expectation."""
+        """The ``results.json`` content: flat counters, rows found unexpected per rule, then one entry per
+        failed expectation. Only what the data decides goes in (no timings, no cache hits), so an
+        unchanged corpus gives an identical file."""
         return {
             "success": self.success,
             "rows": self.rows,
@@ -47,8 +66,11 @@ class ValidationOutcome:
             "expectations_failed": len(self.failures),
             "critical_failed": sum(1 for f in self.failures if f.blocking),
             "errors": sum(1 for f in self.failures if f.error),
+            "quarantine": (self.quarantine or Quarantine(self.rows, 0.0)).summary(),
+            "unexpected": {c.rule: c.unexpected for c in self.checks},
             "failures": [
                 {
+                    "rule": f.rule,
                     "expectation": f.expectation,
                     "column": f.column,
                     "severity": f.severity,
@@ -60,50 +82,14 @@ class ValidationOutcome:
             ],
         }
 
+    def ids_by_rule(self) -> dict[str, list[str]]:
+        """Each failed rule's name and the utterance ids it names."""
+        return {f.rule: f.ids for f in self.failures}
+
     def format_table(self, max_ids: int = MAX_IDS_SHOWN) -> str:
         """A plain-text table naming each failed expectation and its offending utterance ids."""
-        status = "passed" if self.success else "FAILED"
-        failed = f"{len(self.failures)} of {self.evaluated} expectations failed"
-        head = f"validation {status}: {failed} on {self.rows} rows"
-        if self.out_dir is not None:
-            head += f" (report: {self.out_dir / DOCS_DIR / 'index.html'})"
-        if not self.failures:
-            return head
-        table = [("severity", "expectation", "column", "offending ids")]
-        table += [(_kind(f), f.expectation, f.column or "-", _ids_cell(f, max_ids)) for f in self.failures]
-        widths = [max(len(row[i]) for row in table) for i in range(3)]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
-            for row in table
-        ]
-        return "\n".join([head, *lines])
-
-
-def _kind(failure: Failure) -> str:
-    return "error" if failure.error else failure.severity
-
-
-def _ids_cell(failure: Failure, max_ids: int) -> str:
-    if failure.error:
-        return f"could not evaluate: {failure.error.splitlines()[0]}"
-    if not failure.ids:
-        return failure.description or "-"
-    shown = ", ".join(failure.ids[:max_ids])
-    more = len(failure.ids) - max_ids
-    return shown + (f" (+{more} more)" if more > 0 else "")
-
-
-def load_manifests(manifest_paths: list[Path]) -> list[dict]:
-    """All rows of all manifests, each tagged with ``manifest_row`` ("train.jsonl:3") to locate it."""
-    rows: list[dict] = []
-    for path in map(Path, manifest_paths):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: manifest not found")
-        for number, row in enumerate(read_rows(path), start=1):
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}: row {number} is not a JSON object")
-            rows.append({**row, ROW_COLUMN: f"{path.name}:{number}"})
-    return rows
+        report = str(self.out_dir / DOCS_DIR / "index.html") if self.out_dir is not None else None
+        return format_table(self.summary(), max_ids, report)
 
 
 def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
@@ -134,29 +120,46 @@ def _publish(staging: Path, out_dir: Path, names: list[str]) -> None:
 
 
 def run_validation(
-    manifest_paths: list[Path], data_root: Path, params: ValidateParams, out_dir: Path
+    manifest_paths: list[Path],
+    data_root: Path,
+    params: ValidateParams,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    validated_dir: Path | None = None,
+    workers: int | None = None,
 ) -> ValidationOutcome:
-    """Probe and validate every manifest row, write the report into ``out_dir`` and return the verdict."""
+    """Probe and validate every manifest row, write the report into ``out_dir`` and return the verdict.
+
+    ``cache_dir`` keeps probe results between runs (:mod:`components.validation.probe_cache`); with
+    ``validated_dir``, a passing run writes the manifests minus the quarantined rows there.
+    """
     rows = load_manifests(manifest_paths)
-    frame = add_helper_columns(probe_audio(rows, Path(data_root)))
+    probed, stats = probe_audio(rows, Path(data_root), ProbeCache(cache_dir), workers)
+    frame = add_derived_columns(probed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     try:
         result = run_suite(frame, params, docs_dir=staging / DOCS_DIR)
+        quarantine = decide_quarantine(result.failures, len(rows), params.max_quarantine_share)
         outcome = ValidationOutcome(
-            success=result.success,
+            success=result.success and quarantine.within_limit,
             rows=len(rows),
-            evaluated=result.evaluated,
+            checks=result.checks,
             failures=result.failures,
+            quarantine=quarantine,
+            probe=stats,
             out_dir=out_dir,
         )
         text = json.dumps(outcome.summary(), indent=2, ensure_ascii=False)
         (staging / RESULTS_FILE).write_text(text + "\n", encoding="utf-8")
         _csv_ready(frame).to_csv(staging / PROBE_FILE, index=False)
+        write_quarantine(staging / QUARANTINE_FILE, rows, quarantine)
         if not (staging / DOCS_DIR / "index.html").is_file():
             raise RuntimeError(f"{staging / DOCS_DIR}: great expectations wrote no data docs index.html")
-        _publish(staging, out_dir, [PROBE_FILE, DOCS_DIR, RESULTS_FILE])
+        _publish(staging, out_dir, [PROBE_FILE, QUARANTINE_FILE, DOCS_DIR, RESULTS_FILE])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if validated_dir is not None and outcome.success:
+        write_validated(Path(validated_dir), manifest_paths, rows, quarantine)
     return outcome

@@ -14,19 +14,35 @@ from typing import TYPE_CHECKING, Any
 
 from components.config import ValidateParams
 from components.data.manifest import SPLITS
+from components.validation.derived import (
+    CHARS_PER_SECOND_COLUMN,
+    DUPLICATE_AUDIO_COLUMN,
+    DURATION_ERROR_COLUMN,
+    SPEAKER_LEAK_COLUMN,
+    TRANSCRIPT_LEAK_COLUMN,
+)
+from components.validation.manifests import ROW_COLUMN, UTF8_COLUMN
 
 if TYPE_CHECKING:
     import great_expectations as gx
     import pandas as pd
 
 REQUIRED_COLUMNS = ("id", "audio", "language", "text", "duration_s", "sample_rate", "split")
-CRITICAL = "critical"
-WARNING = "warning"
+CRITICAL = "critical"  # the corpus or its splits are wrong: validation fails
+WARNING = "warning"  # only this row is unusable: it is quarantined (validate.max_quarantine_share)
 SUITE_NAME = "speechalign_manifest"
 DOCS_SITE_NAME = "speechalign"
 ID_COLUMN = "id"
-ROW_COLUMN = "manifest_row"  # optional "file row N" locator, used when a row has no usable id
-DURATION_ERROR_COLUMN = "duration_error_s"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One evaluated expectation, pass or fail: the per-rule counts of the report."""
+
+    rule: str
+    severity: str
+    success: bool
+    unexpected: int | None  # rows it found unexpected; None for table-level rules or when it errored
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,8 @@ class Failure:
     ids: list[str] = field(default_factory=list)
     description: str = ""
     error: str | None = None
+    rule: str = ""
+    rows: list[str] = field(default_factory=list)  # manifest_row locators of the offending rows
 
     @property
     def blocking(self) -> bool:
@@ -48,11 +66,15 @@ class Failure:
 
 @dataclass(frozen=True)
 class SuiteResult:
-    """The parsed outcome of one suite run."""
+    """The parsed outcome of one suite run; ``success`` means no blocking failure."""
 
     success: bool
-    evaluated: int
+    checks: list[Check]
     failures: list[Failure]
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.checks)
 
 
 def import_gx() -> Any:
@@ -63,117 +85,211 @@ def import_gx() -> Any:
     return gx
 
 
-def add_helper_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add columns the built-in expectations can compare, e.g. the manifest-vs-audio duration gap.
-
-    A manifest duration that is missing or not a number, on a file that decodes, gets an infinite gap
-    so it fails instead of being skipped as null.
-    """
-    import numpy as np
-    import pandas as pd
-
-    frame = frame.copy()
-    claimed = pd.to_numeric(frame.get("duration_s"), errors="coerce") if "duration_s" in frame else np.nan
-    measured = pd.to_numeric(frame.get("audio_duration_s"), errors="coerce")
-    gap = (claimed - measured).abs()
-    frame[DURATION_ERROR_COLUMN] = gap.where(~(measured.notna() & gap.isna()), np.inf)
-    return frame
-
-
-def _meta(severity: str) -> dict[str, str]:
-    return {"severity": severity}
-
-
-def build_expectations(params: ValidateParams, severity: str = CRITICAL) -> list[Any]:
-    """Every rule, each with a description that reads well in the data docs and a severity in ``meta``."""
-    import_gx()
+def rule(kind: str, name: str, severity: str, description: str, **kwargs: Any) -> Any:
+    """A built-in expectation ``kind`` (e.g. ``ExpectColumnValuesToBeInSet``) named and graded in ``meta``."""
     import great_expectations.expectations as gxe
 
-    meta = _meta(severity)
-    rules: list[Any] = [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=meta, description="manifests are not empty")
+    return getattr(gxe, kind)(meta={"rule": name, "severity": severity}, description=description, **kwargs)
+
+
+def is_true(name: str, column: str, severity: str, description: str) -> Any:
+    return rule("ExpectColumnValuesToBeInSet", name, severity, description, column=column, value_set=[True])
+
+
+def build_expectations(params: ValidateParams) -> list[Any]:
+    """Every rule, each with a description that reads well in the data docs and a name and severity in
+    ``meta``. Critical: the corpus is wrong as a whole. Warning: one row is unusable and is quarantined."""
+    import_gx()
+    return [
+        *_schema_rules(params),
+        *_text_rules(params),
+        *_leakage_rules(params),
+        *_audio_rules(params),
+    ]
+
+
+def _schema_rules(params: ValidateParams) -> list[Any]:
+    rules = [
+        rule(
+            "ExpectTableRowCountToBeBetween", "rows_present", CRITICAL, "manifests are not empty", min_value=1
+        )
     ]
     rules += [
-        gxe.ExpectColumnToExist(column=c, meta=meta, description=f"column `{c}` is present")
+        rule("ExpectColumnToExist", f"{c}_present", CRITICAL, f"column `{c}` is present", column=c)
         for c in REQUIRED_COLUMNS
     ]
     rules += [
-        gxe.ExpectColumnValuesToNotBeNull(column=c, meta=meta, description=f"`{c}` is set on every row")
+        rule("ExpectColumnValuesToNotBeNull", f"{c}_set", CRITICAL, f"`{c}` is set on every row", column=c)
         for c in REQUIRED_COLUMNS
     ]
-    rules += [
-        gxe.ExpectColumnValuesToBeUnique(column="id", meta=meta, description="utterance ids are unique"),
-        gxe.ExpectColumnValueLengthsToBeBetween(
-            column="text",
-            min_value=params.min_text_chars,
-            max_value=params.max_text_chars,
-            meta=meta,
-            description=f"transcript has {params.min_text_chars}-{params.max_text_chars} characters",
-        ),
-        gxe.ExpectColumnValuesToMatchRegex(
-            column="text", regex=r"\S", meta=meta, description="transcript is not only whitespace"
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="language",
-            value_set=list(params.languages),
-            meta=meta,
-            description=f"language is one of {', '.join(params.languages)}",
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
+    return [
+        *rules,
+        rule("ExpectColumnValuesToBeUnique", "id_unique", CRITICAL, "utterance ids are unique", column="id"),
+        rule(
+            "ExpectColumnValuesToBeInSet",
+            "split_known",
+            CRITICAL,
+            f"split is one of {', '.join(SPLITS)}",
             column="split",
             value_set=list(SPLITS),
-            meta=meta,
-            description=f"split is one of {', '.join(SPLITS)}",
         ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="sample_rate",
-            value_set=[params.sample_rate],
-            meta=meta,
-            description=f"manifest sample rate is {params.sample_rate} Hz",
+        rule(
+            "ExpectColumnValuesToBeInSet",
+            "language_known",
+            CRITICAL,
+            f"language is one of {', '.join(params.languages)}",
+            column="language",
+            value_set=list(params.languages),
         ),
     ]
-    rules += _audio_expectations(params, meta)
-    return rules
 
 
-def _audio_expectations(params: ValidateParams, meta: dict[str, str]) -> list[Any]:
-    """Rules over the probe columns: the facts about the audio files themselves."""
-    import great_expectations.expectations as gxe
-
-    def is_true(column: str, description: str) -> Any:
-        return gxe.ExpectColumnValuesToBeInSet(
-            column=column, value_set=[True], meta=meta, description=description
-        )
-
-    lo, hi, tol = params.min_duration_s, params.max_duration_s, params.duration_tolerance_s
+def _text_rules(params: ValidateParams) -> list[Any]:
+    low, high = params.min_text_chars, params.max_text_chars
+    cps_low, cps_high = params.min_chars_per_second, params.max_chars_per_second
     return [
-        is_true("audio_in_root", "audio path is relative and stays inside the data root"),
-        is_true("audio_exists", "audio file exists"),
-        is_true("audio_decodable", "audio file decodes with soundfile"),
-        gxe.ExpectColumnValuesToBeInSet(
+        rule(
+            "ExpectColumnValueLengthsToBeBetween",
+            "text_length",
+            WARNING,
+            f"transcript has {low}-{high} characters",
+            column="text",
+            min_value=low,
+            max_value=high,
+        ),
+        rule(
+            "ExpectColumnValuesToMatchRegex",
+            "text_not_blank",
+            WARNING,
+            "transcript is not only whitespace",
+            column="text",
+            regex=r"\S",
+        ),
+        is_true("text_utf8", UTF8_COLUMN, WARNING, "manifest line is valid UTF-8"),
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "chars_per_second",
+            WARNING,
+            f"transcript length fits the audio: {cps_low}-{cps_high} characters per second",
+            column=CHARS_PER_SECOND_COLUMN,
+            min_value=cps_low,
+            max_value=cps_high,
+        ),
+    ]
+
+
+def _leakage_rules(params: ValidateParams) -> list[Any]:
+    checks = {
+        "transcript_leak": (params.leakage.transcript, TRANSCRIPT_LEAK_COLUMN, "transcript"),
+        "speaker_leak": (params.leakage.speaker, SPEAKER_LEAK_COLUMN, "speaker"),
+    }
+    return [
+        rule(
+            "ExpectColumnValuesToBeInSet",
+            name,
+            CRITICAL,
+            f"no dev or test row shares its {what} with a train row",
+            column=column,
+            value_set=[False],
+        )
+        for name, (enabled, column, what) in checks.items()
+        if enabled
+    ]
+
+
+def _audio_rules(params: ValidateParams) -> list[Any]:
+    """Rules over the probe columns: the facts about the audio files themselves, under the audio policy."""
+    policy = params.audio
+    rate, lo, hi = params.sample_rate, params.min_duration_s, params.max_duration_s
+    if policy.resample:
+        rates = {"min_value": params.min_sample_rate}
+        rate_text = (
+            f"audio is sampled at {params.min_sample_rate} Hz or more (resampled to {rate} Hz on load)"
+        )
+    else:
+        rates = {"min_value": rate, "max_value": rate}
+        rate_text = f"audio is sampled at {rate} Hz (resampling is off)"
+    too_long = CRITICAL if policy.too_long == "reject" else WARNING
+    rules = [
+        is_true(
+            "audio_in_root",
+            "audio_in_root",
+            CRITICAL,
+            "audio path is relative and stays inside the data root",
+        ),
+        is_true("audio_exists", "audio_exists", CRITICAL, "audio file exists"),
+        is_true("audio_decodable", "audio_decodable", WARNING, "audio file decodes with soundfile"),
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "audio_sample_rate",
+            CRITICAL,
+            rate_text,
             column="audio_sample_rate",
-            value_set=[params.sample_rate],
-            meta=meta,
-            description=f"audio is sampled at {params.sample_rate} Hz",
+            **rates,
         ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="audio_channels", value_set=[1], meta=meta, description="audio is mono"
+        rule(
+            "ExpectColumnPairValuesToBeEqual",
+            "sample_rate_matches",
+            CRITICAL,
+            "manifest sample_rate is the audio's true rate",
+            column_A="sample_rate",
+            column_B="audio_sample_rate",
+            ignore_row_if="either_value_is_missing",
         ),
-        gxe.ExpectColumnValuesToBeBetween(
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "audio_too_short",
+            WARNING,
+            f"audio lasts at least {lo} s",
             column="audio_duration_s",
             min_value=lo,
-            max_value=hi,
-            meta=meta,
-            description=f"audio lasts {lo}-{hi} s",
         ),
-        gxe.ExpectColumnValuesToBeBetween(
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "audio_too_long",
+            too_long,
+            f"audio lasts at most {hi} s (over-long audio: {policy.too_long})",
+            column="audio_duration_s",
+            max_value=hi,
+        ),
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "audio_silent",
+            WARNING,
+            f"audio is not silent: peak amplitude at least {params.min_peak}",
+            column="audio_peak",
+            min_value=params.min_peak,
+        ),
+        rule(
+            "ExpectColumnValuesToBeBetween",
+            "duration_matches",
+            CRITICAL,
+            f"manifest duration_s matches the audio within {params.duration_tolerance_s} s",
             column=DURATION_ERROR_COLUMN,
             min_value=0,
-            max_value=tol,
-            meta=meta,
-            description=f"manifest duration_s matches the audio within {tol} s",
+            max_value=params.duration_tolerance_s,
+        ),
+        rule(
+            "ExpectColumnValuesToBeNull",
+            "audio_unique",
+            WARNING,
+            "audio content is not a copy of an earlier row's (by sha256)",
+            column=DUPLICATE_AUDIO_COLUMN,
         ),
     ]
+    if not policy.downmix:
+        rules.append(
+            rule(
+                "ExpectColumnValuesToBeBetween",
+                "audio_mono",
+                CRITICAL,
+                "audio is mono (down-mixing is off)",
+                column="audio_channels",
+                min_value=1,
+                max_value=1,
+            )
+        )
+    return rules
 
 
 def build_suite(params: ValidateParams, name: str = SUITE_NAME) -> gx.ExpectationSuite:
@@ -212,11 +328,11 @@ def make_context(docs_dir: Path | None = None) -> Any:
 
 
 def run_suite(frame: pd.DataFrame, params: ValidateParams, docs_dir: Path | None = None) -> SuiteResult:
-    """Validate the probed frame; with ``docs_dir``, also render the data docs there."""
+    """Validate the probed frame, derived columns added (:mod:`components.validation.derived`); with
+    ``docs_dir``, also render the data docs there."""
     gx = import_gx()
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    frame = add_helper_columns(frame)
     context = make_context(docs_dir)
     batch = (
         context.data_sources.add_pandas("manifests")
@@ -242,27 +358,40 @@ def run_suite(frame: pd.DataFrame, params: ValidateParams, docs_dir: Path | None
 
 def parse_results(outcome: Any) -> SuiteResult:
     """Turn a CheckpointResult into :class:`SuiteResult`, separating errored rules from bad data."""
+    checks: list[Check] = []
     failures: list[Failure] = []
-    evaluated = 0
     for validation in outcome.run_results.values():
         for result in validation.results:
-            evaluated += 1
+            meta = result.expectation_config.meta or {}
+            counts = result.result or {}
+            checks.append(
+                Check(
+                    rule=meta.get("rule", result.expectation_config.type),
+                    severity=meta.get("severity", CRITICAL),
+                    success=bool(result.success),
+                    unexpected=counts.get("unexpected_count"),
+                )
+            )
             if not result.success:
                 failures.append(_failure(result))
     failures.sort(key=lambda f: f.error is not None)  # bad data first, rules that could not run last
-    success = not any(f.blocking for f in failures)
-    return SuiteResult(success=success, evaluated=evaluated, failures=failures)
+    return SuiteResult(success=not any(f.blocking for f in failures), checks=checks, failures=failures)
 
 
 def _failure(result: Any) -> Failure:
     config = result.expectation_config
+    meta = config.meta or {}
+    pair = [config.kwargs[k] for k in ("column_A", "column_B") if k in config.kwargs]
+    ids, rows = _offending_rows(result.result or {})
     return Failure(
         expectation=config.type,
-        column=config.kwargs.get("column"),
-        severity=(config.meta or {}).get("severity", CRITICAL),
-        ids=_offending_ids(result.result or {}),
+        column=config.kwargs.get("column") or ", ".join(pair) or None,
+        severity=meta.get("severity", CRITICAL),
+        ids=ids,
         description=config.description or "",
         error=exception_message(result.exception_info),
+        rule=meta.get("rule", config.type),
+        rows=rows,
     )
 
 
@@ -284,9 +413,11 @@ def _is_missing(value: Any) -> bool:
     return value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value)))
 
 
-def _offending_ids(result: dict) -> list[str]:
-    """Ids of the unexpected rows, in order, once each; a row with no id is named by its manifest row."""
+def _offending_rows(result: dict) -> tuple[list[str], list[str]]:
+    """Ids of the unexpected rows in order, once each (a row with no id is named by its manifest row),
+    and the manifest rows themselves, which stay unique even when ids repeat."""
     ids: list[str] = []
+    rows: list[str] = []
     for entry in result.get("unexpected_index_list") or []:
         if not isinstance(entry, dict):
             ids.append(str(entry))
@@ -295,4 +426,6 @@ def _offending_ids(result: dict) -> list[str]:
         if _is_missing(value):
             value = f"<no id: {entry.get(ROW_COLUMN, 'unknown row')}>"
         ids.append(str(value))
-    return list(dict.fromkeys(ids))
+        if not _is_missing(entry.get(ROW_COLUMN)):
+            rows.append(str(entry[ROW_COLUMN]))
+    return list(dict.fromkeys(ids)), list(dict.fromkeys(rows))

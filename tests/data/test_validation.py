@@ -1,217 +1,213 @@
-"""The validation suite passes a clean corpus and names every bad row of a broken one under its rule.
-
-The corpora are built on the fly (sine/noise wavs with soundfile), so the tests need no data, network or GPU.
-"""
+"""The validation suite passes a clean corpus and names every bad row of a broken one under its rule."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from components.config import ValidateParams
-from components.data.manifest import SPLITS, manifest_path, write_rows
+from components.config import AudioPolicy, LeakageChecks, ValidateParams
 
-RATE = 16000
 LANGS = ("eng", "fra", "deu", "spa")
 PARAMS = ValidateParams(languages=list(LANGS))
+# Strict policy: no resampling, no down-mixing, over-long audio rejected, both leakage checks on.
+STRICT = ValidateParams(
+    languages=list(LANGS),
+    audio=AudioPolicy(resample=False, downmix=False, too_long="reject"),
+    leakage=LeakageChecks(transcript=True, speaker=True),
+)
 
-
-def write_wav(
-    path: Path, seconds: float = 1.0, rate: int = RATE, channels: int = 1, noise: bool = False
-) -> Path:
-    """A short sine (or noise) wav; the content only needs to decode."""
-    import numpy as np
-    import soundfile as sf
-
-    n = int(round(seconds * rate))
-    if noise:
-        wave = np.random.default_rng(0).uniform(-0.3, 0.3, n)
-    else:
-        wave = 0.3 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)
-    data = np.repeat(wave[:, None], channels, axis=1) if channels > 1 else wave
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, data.astype("float32"), rate, subtype="PCM_16")
-    return path
-
-
-def row(uid: str, split: str = "train", seconds: float = 1.0, **overrides: object) -> dict:
-    base = {
-        "id": uid,
-        "audio": f"audio/{uid}.wav",
-        "language": LANGS[sum(map(ord, uid)) % len(LANGS)],
-        "text": f"utterance {uid}",
-        "duration_s": seconds,
-        "sample_rate": RATE,
-        "split": split,
-    }
-    return {**base, **overrides}
-
-
-def clean_rows(root: Path) -> list[dict]:
-    """Eight good utterances over all splits, 0.5-2 s, sine and noise, one with optional fields."""
-    rows = []
-    for i, (split, seconds) in enumerate(
-        [
-            ("train", 0.5),
-            ("train", 1.0),
-            ("train", 1.5),
-            ("train", 2.0),
-            ("dev", 0.8),
-            ("dev", 1.2),
-            ("test", 0.6),
-            ("test", 1.7),
-        ]
-    ):
-        r = row(f"ok{i}", split, seconds)
-        write_wav(root / r["audio"], seconds, noise=i % 2 == 1)
-        rows.append(r)
-    rows[0].update(translation={"fra": "énoncé"}, speaker="spk1")
-    return rows
-
-
-def write_corpus(root: Path, rows: list[dict], manifests: Path) -> list[Path]:
-    for split in SPLITS:
-        write_rows(manifest_path(split, manifests), [r for r in rows if r["split"] == split])
-    return [manifest_path(split, manifests) for split in SPLITS]
-
-
-# bad id -> (expectation type, column) that must name it
+# bad id -> the rule that must name it
 BROKEN = {
-    "missing": ("expect_column_values_to_be_in_set", "audio_exists"),
-    "garbage": ("expect_column_values_to_be_in_set", "audio_decodable"),
-    "rate8k": ("expect_column_values_to_be_in_set", "audio_sample_rate"),
-    "stereo": ("expect_column_values_to_be_in_set", "audio_channels"),
-    "toolong": ("expect_column_values_to_be_between", "audio_duration_s"),
-    "notext": ("expect_column_value_lengths_to_be_between", "text"),
-    "badlang": ("expect_column_values_to_be_in_set", "language"),
-    "dup": ("expect_column_values_to_be_unique", "id"),
-    "escape": ("expect_column_values_to_be_in_set", "audio_in_root"),
-    "symlink": ("expect_column_values_to_be_in_set", "audio_in_root"),
-    "drift": ("expect_column_values_to_be_between", "duration_error_s"),
+    "garbage": "audio_decodable",  # unreadable file
+    "missing": "audio_exists",  # missing file
+    "empty": "audio_too_short",  # zero-length audio
+    "rate8k": "audio_sample_rate",  # wrong sample rate, resampling off
+    "stereo": "audio_mono",  # two channels, down-mixing off
+    "toolong": "audio_too_long",  # longer than max_duration_s
+    "notext": "text_length",  # empty transcript
+    "badlang": "language_known",  # unknown language code
+    "dup": "id_unique",  # duplicate id
+    "escape": "audio_in_root",  # path with ..
+    "symlink": "audio_in_root",  # symlink resolving outside the data root
+    "leak": "transcript_leak",  # a train transcript in test
+    "badutf8": "text_utf8",  # invalid UTF-8 bytes in the manifest line
+    # one more for each remaining rule
+    "drift": "duration_matches",
+    "copy": "audio_unique",
+    "spkleak": "speaker_leak",
+    "mumble": "chars_per_second",
+    "silent": "audio_silent",
 }
 
 
-def broken_rows(root: Path) -> list[dict]:
-    """One row per defect in :data:`BROKEN`, plus an outside file that the escaping paths point at."""
-    outside = write_wav(root.parent / "x.wav", 1.0)
-    write_wav(root / "audio/rate8k.wav", 1.0, rate=8000)
-    write_wav(root / "audio/stereo.wav", 1.0, channels=2)
-    write_wav(root / "audio/toolong.wav", PARAMS.max_duration_s + 1)
-    for uid in ("notext", "badlang", "dup", "drift"):
-        write_wav(root / f"audio/{uid}.wav", 1.0)
-    (root / "audio/garbage.wav").write_bytes(b"RIFF not really a wave file" * 10)
-    (root / "audio/symlink.wav").symlink_to(outside)
+def broken_rows(corpus) -> list[dict]:
+    """One row per defect in :data:`BROKEN` (except ``badutf8``, which is raw bytes), plus an outside
+    file that the escaping paths point at."""
+    outside = corpus.base / "x.wav"
+    corpus.wav("x").rename(outside)
+    (corpus.root / "audio/symlink.wav").symlink_to(outside)
+    (corpus.root / "audio/garbage.wav").write_bytes(b"RIFF not really a wave file" * 10)
+    corpus.wav("empty", 0.0)
+    corpus.wav("rate8k", rate=8000)
+    corpus.wav("stereo", channels=2)
+    corpus.wav("silent", silent=True)
+    seconds = PARAMS.max_duration_s + 1
+    corpus.wav("toolong", seconds)
+    shutil.copy(corpus.root / "audio/ok1.wav", corpus.root / "audio/copy.wav")
+    clean_train_text = corpus.row("ok2", seconds=1.5)["text"]
     return [
-        row("missing"),
-        row("garbage", "dev"),
-        row("rate8k", sample_rate=8000),
-        row("stereo", "test"),
-        row("toolong", seconds=PARAMS.max_duration_s + 1),
-        row("notext", text=""),
-        row("badlang", "dev", language="xxx"),
-        row("dup"),
-        row("dup", "test"),
-        row("escape", audio="../x.wav"),
-        row("symlink"),
-        row("drift", duration_s=1.5),
+        corpus.row("missing"),
+        corpus.row("garbage", "dev"),
+        corpus.row("empty", seconds=0.0, text="hm"),
+        corpus.row("rate8k", sample_rate=8000),
+        corpus.row("stereo", "test"),
+        corpus.row("toolong", seconds=seconds),
+        corpus.good("notext", text=""),
+        corpus.good("badlang", "dev", language="xxx"),
+        corpus.good("dup"),
+        corpus.good("dup2", "dev", id="dup"),
+        corpus.row("escape", audio="../x.wav"),
+        corpus.row("symlink"),
+        corpus.good("leak", "test", seconds=1.5, text=f"  {clean_train_text.upper()} "),
+        corpus.good("drift", duration_s=1.5),
+        corpus.row("copy"),
+        corpus.good("spkleak", "test", speaker="spk1"),
+        corpus.good("mumble", text="far too many words for one second of audio " * 5),
+        corpus.row("silent"),
     ]
 
 
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory):
-    from components.validation.report import run_validation
-
-    base = tmp_path_factory.mktemp("clean")
-    root = base / "data"
-    paths = write_corpus(root, clean_rows(root), root / "manifests")
-    out = base / "reports"
-    return run_validation(paths, root, PARAMS, out), out
+def add_invalid_utf8_row(corpus) -> None:
+    line = json.dumps(corpus.good("badutf8", "test", text="caf@@ au lait, s'il vous plait"))
+    corpus.append_raw("test", line.encode("utf-8").replace(b"@@", b"\xe9\xff"))
 
 
 @pytest.fixture(scope="module")
-def broken_run(tmp_path_factory: pytest.TempPathFactory):
-    from components.validation.report import run_validation
-
-    base = tmp_path_factory.mktemp("broken")
-    root = base / "data"
-    rows = clean_rows(root) + broken_rows(root)
-    paths = write_corpus(root, rows, root / "manifests")
-    out = base / "reports"
-    return run_validation(paths, root, PARAMS, out), out
+def clean_run(new_corpus):
+    corpus = new_corpus("clean")
+    corpus.write(corpus.clean_rows())
+    return corpus.validate(STRICT), corpus
 
 
-def by_rule(outcome) -> dict[tuple[str, str | None], list[str]]:
-    return {(f.expectation, f.column): f.ids for f in outcome.failures}
+@pytest.fixture(scope="module")
+def broken_run(new_corpus):
+    corpus = new_corpus("broken")
+    corpus.write(corpus.clean_rows() + broken_rows(corpus))
+    add_invalid_utf8_row(corpus)
+    return corpus.validate(STRICT), corpus
 
 
 def test_clean_corpus_passes_and_writes_the_report(clean_run) -> None:
-    outcome, out = clean_run
+    outcome, corpus = clean_run
+    out = corpus.out
     assert outcome.success, outcome.format_table()
     assert outcome.failures == []
     assert outcome.rows == 8
     results = json.loads((out / "results.json").read_text())
     assert results["success"] is True
     assert results["rows"] == 8 and results["expectations_failed"] == 0
-    assert results["expectations_evaluated"] == outcome.evaluated > 20
+    assert results["expectations_evaluated"] == outcome.evaluated > 30
+    assert results["quarantine"] == {"rows": 0, "share": 0.0, "max_share": 0.05, "within_limit": True}
+    assert set(results["unexpected"].values()) <= {0, None}
+    assert results["unexpected"]["audio_mono"] == 0
     index = (out / "data_docs" / "index.html").read_text()
     assert "Great Expectations" in index or "great_expectations" in index
     assert list((out / "data_docs" / "validations").rglob("*.html")), "no validation page rendered"
     assert (out / "probe.csv").is_file()
+    assert (out / "quarantine.jsonl").read_text() == ""
     assert not list(out.glob(".staging-*")), "staging folder left behind"
+
+
+def test_clean_corpus_is_written_as_the_validated_manifests(clean_run) -> None:
+    from components.data.manifest import read_manifest
+
+    _, corpus = clean_run
+    validated = {s: [u.id for u in read_manifest(s, corpus.validated)] for s in ("train", "dev", "test")}
+    assert validated == {"train": ["ok0", "ok1", "ok2", "ok3"], "dev": ["ok4", "ok5"], "test": ["ok6", "ok7"]}
 
 
 @pytest.mark.parametrize("bad_id", sorted(BROKEN))
 def test_broken_row_is_named_under_its_rule(broken_run, bad_id: str) -> None:
     outcome, _ = broken_run
     rule = BROKEN[bad_id]
-    failures = by_rule(outcome)
+    failures = outcome.ids_by_rule()
     assert rule in failures, f"{rule} did not fail:\n{outcome.format_table()}"
     assert bad_id in failures[rule], f"{bad_id} not named under {rule}:\n{outcome.format_table()}"
 
 
-@pytest.mark.parametrize("bad_id", ["missing", "escape", "symlink"])
-def test_a_bad_path_fails_only_its_root_cause(broken_run, bad_id: str) -> None:
-    """A file outside the root is not also "missing"; a missing file is not also "undecodable"."""
-    outcome, _ = broken_run
-    audio_rules = [
-        c for _, c in by_rule(outcome) if c in ("audio_exists", "audio_decodable", "audio_in_root")
-    ]
-    blamed = [c for c in audio_rules if bad_id in by_rule(outcome)[("expect_column_values_to_be_in_set", c)]]
-    assert blamed == [BROKEN[bad_id][1]]
-
-
-def test_broken_corpus_fails_without_blaming_clean_rows(broken_run) -> None:
-    outcome, out = broken_run
+def test_broken_corpus_fails_naming_every_bad_id_and_no_clean_one(broken_run) -> None:
+    outcome, corpus = broken_run
     assert not outcome.success
-    assert all(f.severity == "critical" and f.error is None for f in outcome.failures)
+    assert all(f.error is None for f in outcome.failures), outcome.format_table()
     blamed = {i for f in outcome.failures for i in f.ids}
-    assert not {i for i in blamed if i.startswith("ok")}, outcome.format_table()
-    results = json.loads((out / "results.json").read_text())
+    assert blamed == set(BROKEN), outcome.format_table()
+    results = json.loads((corpus.out / "results.json").read_text())
     assert results["success"] is False
     assert results["expectations_failed"] == len(outcome.failures)
-    from_json = {(f["expectation"], f["column"]): f["ids"] for f in results["failures"]}
-    assert from_json == by_rule(outcome)
+    assert {f["rule"]: f["ids"] for f in results["failures"]} == outcome.ids_by_rule()
+    assert results["unexpected"]["audio_in_root"] == 2 and results["unexpected"]["audio_mono"] == 1
     table = outcome.format_table()
-    assert "FAILED" in table and "audio_channels" in table and "stereo" in table
+    assert "FAILED" in table and "audio_mono" in table and "stereo" in table
+
+
+def test_a_failed_run_writes_no_validated_manifests(broken_run) -> None:
+    _, corpus = broken_run
+    assert not corpus.validated.exists()
+
+
+@pytest.mark.parametrize("bad_id", ["missing", "escape", "symlink", "garbage"])
+def test_a_bad_file_fails_only_its_root_cause(broken_run, bad_id: str) -> None:
+    """A file outside the root is not also "missing"; a missing file is not also "undecodable"."""
+    outcome, _ = broken_run
+    blamed = [rule for rule, ids in outcome.ids_by_rule().items() if bad_id in ids]
+    assert blamed == [BROKEN[bad_id]]
+
+
+def test_severities_follow_the_policy(broken_run) -> None:
+    """Corpus-wide or dangerous problems are critical; a row that is merely unusable is a warning."""
+    outcome, _ = broken_run
+    severity = {f.rule: f.severity for f in outcome.failures}
+    critical = {"audio_sample_rate", "audio_mono", "audio_too_long", "id_unique", "language_known"}
+    critical |= {"audio_in_root", "audio_exists", "transcript_leak", "speaker_leak", "duration_matches"}
+    warning = {"audio_decodable", "audio_too_short", "text_length", "text_utf8", "audio_unique"}
+    warning |= {"chars_per_second", "audio_silent"}
+    assert {r for r, s in severity.items() if s == "critical"} == critical
+    assert {r for r, s in severity.items() if s == "warning"} >= warning
 
 
 def test_probe_measures_the_files(broken_run) -> None:
     import pandas as pd
 
-    _, out = broken_run
-    probe = pd.read_csv(out / "probe.csv").drop_duplicates("id").set_index("id")
+    _, corpus = broken_run
+    probe = pd.read_csv(corpus.out / "probe.csv").drop_duplicates("id").set_index("id")
     assert probe.loc["rate8k", "audio_sample_rate"] == 8000
     assert probe.loc["stereo", "audio_channels"] == 2
     assert probe.loc["ok1", "audio_duration_s"] == pytest.approx(1.0)
+    assert probe.loc["empty", "audio_duration_s"] == 0 and probe.loc["empty", "audio_peak"] == 0
     assert 0 < probe.loc["ok0", "audio_peak"] <= 0.31 and probe.loc["ok0", "audio_rms"] > 0.1
+    assert probe.loc["silent", "audio_peak"] == 0
     assert probe.loc["garbage", "audio_decodable"] == False  # noqa: E712 - a read CSV holds numpy bools
     assert "cannot decode" in probe.loc["garbage", "audio_error"]
     assert probe.loc["missing", "audio_exists"] == False  # noqa: E712
     assert pd.isna(probe.loc["missing", "audio_decodable"])
     assert not probe.loc["escape", "audio_in_root"] and not probe.loc["symlink", "audio_in_root"]
+    assert probe.loc["copy", "audio_sha256"] == probe.loc["ok1", "audio_sha256"]
+    assert len(probe.loc["ok1", "audio_sha256"]) == 64
+    assert probe.loc["copy", "audio_duplicate_of"] == "ok1"
     assert probe.loc["ok0", "manifest_row"] == "train.jsonl:1"
+
+
+def test_invalid_utf8_is_flagged_on_its_row_not_the_file(broken_run) -> None:
+    import pandas as pd
+
+    _, corpus = broken_run
+    probe = pd.read_csv(corpus.out / "probe.csv").drop_duplicates("id").set_index("id")
+    assert probe.loc["badutf8", "utf8_valid"] == False  # noqa: E712
+    assert "\ufffd" in probe.loc["badutf8", "text"]
+    assert probe["utf8_valid"].sum() == len(probe) - 1
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../x.wav", "a/../../x.wav", "..\\x.wav", "", None])
@@ -221,19 +217,15 @@ def test_paths_outside_the_root_are_rejected(tmp_path: Path, path: object) -> No
     assert resolve_in_root(path, tmp_path) is None
 
 
-def test_an_expectation_that_errors_is_reported_as_an_error(tmp_path: Path) -> None:
+def test_an_expectation_that_errors_is_reported_as_an_error(corpus) -> None:
     """A missing column makes rules on it raise inside GX; that must read as an error, not as bad data."""
-    from components.validation.report import run_validation
-
-    root = tmp_path / "data"
-    rows = clean_rows(root)
+    rows = corpus.clean_rows()
     for r in rows:
         del r["language"]
-    paths = write_corpus(root, rows, root / "manifests")
-    outcome = run_validation(paths, root, PARAMS, tmp_path / "out")
+    corpus.write(rows)
+    outcome = corpus.validate(PARAMS)
     assert not outcome.success
-    rules = by_rule(outcome)
-    assert ("expect_column_to_exist", "language") in rules
+    assert "language_present" in outcome.ids_by_rule()
     errored = [f for f in outcome.failures if f.error]
     assert errored and all(f.column == "language" for f in errored)
     assert "language" in errored[0].error
@@ -253,3 +245,12 @@ def test_only_critical_failures_and_errors_block() -> None:
     assert not Failure("expect_x", "text", "warning", ["a"]).blocking
     assert Failure("expect_x", "text", "warning", [], error="boom").blocking
     assert Failure("expect_x", "text", "critical", ["a"]).blocking
+
+
+def test_leakage_checks_can_be_turned_off(corpus) -> None:
+    rows = corpus.clean_rows()
+    rows.append(corpus.good("spkleak", "test", speaker="spk1"))
+    corpus.write(rows)
+    assert "speaker_leak" in corpus.validate(STRICT).ids_by_rule()
+    relaxed = STRICT.model_copy(update={"leakage": LeakageChecks(transcript=True, speaker=False)})
+    assert corpus.validate(relaxed).success

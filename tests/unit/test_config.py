@@ -53,6 +53,10 @@ def test_unknown_key_error_names_the_dotted_key(raw, key) -> None:
             "prepare.base_models.tiny_llm.vocab_size",
         ),
         ({"targets": {"recipe": "nope"}}, "targets.recipe"),
+        ({"validate": {"audio": {"too_long": "truncate"}}}, "validate.audio.too_long"),
+        ({"validate": {"audio": {"resample": "sometimes"}}}, "validate.audio.resample"),
+        ({"validate": {"max_quarantine_share": 1.5}}, "validate.max_quarantine_share"),
+        ({"validate": {"leakage": {"speakers": True}}}, "validate.leakage.speakers"),
         ({"train": "not a mapping"}, "train"),
     ],
 )
@@ -68,6 +72,29 @@ def test_error_names_every_offending_key_at_once() -> None:
     message = str(info.value)
     for key in ("train.lr", "train.stepz", "export.atol"):
         assert key in message
+
+
+@pytest.mark.parametrize(
+    ("validate", "low", "high"),
+    [
+        ({"min_duration_s": 12}, "min_duration_s", "max_duration_s"),
+        ({"min_chars_per_second": 50}, "min_chars_per_second", "max_chars_per_second"),
+        ({"min_sample_rate": 22050}, "min_sample_rate", "sample_rate"),
+        ({"min_text_chars": 500}, "min_text_chars", "max_text_chars"),
+    ],
+)
+def test_validate_ranges_must_not_be_inverted(validate, low, high) -> None:
+    with pytest.raises(ParamsError) as info:
+        parse_params({"validate": validate})
+    message = str(info.value)
+    assert message.startswith("params.yaml: validate: ") and f"{low} (" in message and f"{high} (" in message
+
+
+def test_validate_policy_defaults_are_the_strictest_useful_ones() -> None:
+    params = parse_params({})
+    assert params.validate.audio.too_long == "reject"
+    assert params.validate.leakage.transcript and params.validate.leakage.speaker
+    assert params.validate.max_quarantine_share == 0.05
 
 
 def test_params_error_is_a_value_error_and_sections_are_frozen() -> None:
