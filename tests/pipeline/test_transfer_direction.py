@@ -1,6 +1,6 @@
 """The demo's central claim on a reduced corpus: speech input carries what the sentence says.
 
-The real stages run in a scratch workspace (prepare → targets → train → evaluate, without DVC). The
+The real stages run in a scratch workspace (prepare → validate → targets → train → evaluate, no DVC). The
 LLM is taught on text, the adapter learns continuations only, and zero-shot "repeat" from matched
 audio must beat the same adapter fed another sentence's audio, per utterance and with a bootstrap
 interval clear of zero. The assertion is a direction, not a figure.
@@ -21,13 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 REDUCED = {
     "prepare": {
         "languages": ["eng"],
-        "sentences_per_language": 160,
-        "voice_variants": 2,
-        "dev_share": 0.05,
-        "test_share": 0.15,
-        "text_skills": {"steps": 900, "batch_size": 48, "extra_sentences": 1500, "check_sentences": 8},
+        "sentences_per_language": 500,
+        "voice_variants": 3,
+        "dev_share": 0.02,
+        "test_share": 0.1,
+        "text_skills": {"steps": 1500, "extra_sentences": 3000, "check_sentences": 8},
     },
-    "train": {"steps": 700, "batch_size": 24, "warmup_steps": 50},
+    "train": {"steps": 1000, "batch_size": 32, "warmup_steps": 100},
 }
 
 
@@ -47,7 +47,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace = tmp_path_factory.mktemp("transfer")
     (workspace / "params.yaml").write_text(yaml.safe_dump(reduced_params(), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1"}
-    for stage in ("prepare", "targets", "train", "evaluate"):
+    for stage in ("prepare", "validate", "targets", "train", "evaluate"):
         done = subprocess.run(
             [sys.executable, "-m", f"components.stages.{stage}"],
             cwd=workspace,
@@ -61,8 +61,9 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_taught_llm_repeats_unseen_sentences_from_text(evaluated: Path) -> None:
-    skills = json.loads((evaluated / "metrics/text_skills.json").read_text())
-    assert skills["text_accuracy"]["repeat"] >= 0.75
+    assert json.loads((evaluated / "metrics/text_skills.json").read_text())["taught"]
+    ceiling = json.loads((evaluated / "metrics/eval.json").read_text())["transfer"]["tasks"]["asr"]["text"]
+    assert ceiling < 0.25  # CER from the transcript: the LLM has the skill that speech should unlock
 
 
 def test_matched_speech_beats_shuffled_audio_on_zero_shot_asr(evaluated: Path) -> None:
