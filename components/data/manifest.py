@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,18 +42,21 @@ def manifest_path(split: str, manifest_dir: Path = MANIFEST_DIR) -> Path:
     return Path(manifest_dir) / f"{split}.jsonl"
 
 
+def parse_line(path: Path, number: int, line: str) -> Any:
+    """One JSON Lines value; a bad line raises naming the file and line number."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+
+
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, value) for each non-blank line; a bad line raises naming the file and line number."""
     path = Path(path)
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            yield number, row
+            if line.strip():
+                yield number, parse_line(path, number, line)
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -63,7 +67,7 @@ def read_rows(path: str | Path) -> list[dict]:
 def read_manifest(split: str, manifest_dir: Path = MANIFEST_DIR) -> list[Utterance]:
     path = manifest_path(split, manifest_dir)
     utterances = []
-    for number, row in enumerate(read_rows(path), start=1):
+    for number, row in iter_rows(path):
         try:
             utterances.append(Utterance.model_validate(row))
         except ValueError as exc:

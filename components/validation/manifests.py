@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from components.data.manifest import parse_line
+
 ROW_COLUMN = "manifest_row"  # "train.jsonl:3": locates a row even when its id is missing or repeated
 UTF8_COLUMN = "utf8_valid"  # False when the line's bytes (or a \\u escape in it) are not valid UTF-8
 LOADER_COLUMNS = (ROW_COLUMN, UTF8_COLUMN)
@@ -46,10 +48,7 @@ def read_manifest_rows(path: Path) -> list[dict[str, Any]]:
         line, valid = decode_line(raw)
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        row = parse_line(path, number, line)
         if not isinstance(row, dict):
             raise ValueError(f"{path}: row {number} is not a JSON object")
         if not encodable(row):

@@ -182,3 +182,13 @@ def make_row(
         question=optional_text(fields.get("question")),
         answer=optional_text(fields.get("answer")),
     )
+
+
+def matching_folders(source: Path, matches: Callable[[Path], object], missing: str) -> list[Path]:
+    """``source`` itself when it matches, else the matching folders inside it; none is an error."""
+    if matches(source):
+        return [source]
+    found = sorted(child for child in source.iterdir() if child.is_dir() and matches(child))
+    if not found:
+        raise CorpusError(f"{source}: {missing}")
+    return found

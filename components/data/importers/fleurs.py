@@ -12,7 +12,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from components.data.importers.base import CorpusError, Importer, SourceRow, audio_file, make_row, read_table
+from components.data.importers.base import (
+    Importer,
+    SourceRow,
+    audio_file,
+    make_row,
+    matching_folders,
+    read_table,
+)
 from components.data.importers.commonvoice import folder_language
 from components.data.manifest import SPLITS
 
@@ -25,14 +32,8 @@ def is_language_folder(folder: Path) -> bool:
 
 
 def language_folders(source: Path) -> list[Path]:
-    if is_language_folder(source):
-        return [source]
-    found = sorted(child for child in source.iterdir() if child.is_dir() and is_language_folder(child))
-    if not found:
-        raise CorpusError(
-            f"{source}: no FLEURS language folder (LANG/{{train,dev,test}}.tsv, e.g. en_us/train.tsv)"
-        )
-    return found
+    missing = "no FLEURS language folder (LANG/{train,dev,test}.tsv, e.g. en_us/train.tsv)"
+    return matching_folders(source, is_language_folder, missing)
 
 
 class FleursImporter(Importer):

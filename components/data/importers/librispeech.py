@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.data.importers.base import CorpusError, Importer, SourceRow, audio_file, make_row
+from components.data.importers.base import (
+    CorpusError,
+    Importer,
+    SourceRow,
+    audio_file,
+    make_row,
+    matching_folders,
+)
 from components.data.manifest import SPLITS
 
 
@@ -21,14 +28,8 @@ def subset_split(folder: Path) -> str | None:
 
 def subsets(source: Path) -> list[Path]:
     """``source`` itself when it is a subset, else the subset folders inside it."""
-    if subset_split(source):
-        return [source]
-    found = sorted(child for child in source.iterdir() if child.is_dir() and subset_split(child))
-    if not found:
-        raise CorpusError(
-            f"{source}: no LibriSpeech subset folder (named train-*, dev-* or test-*, e.g. train-clean-100)"
-        )
-    return found
+    missing = "no LibriSpeech subset folder (named train-*, dev-* or test-*, e.g. train-clean-100)"
+    return matching_folders(source, subset_split, missing)
 
 
 class LibriSpeechImporter(Importer):
