@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from components.data.languages import iso639_3
 from components.data.manifest import SPLITS
 
 RATE = 16000  # the rate the importer converts to in these tests
@@ -166,8 +167,6 @@ def cv_suffix() -> str:
 
 def make_commonvoice(root: Path, locale: str = "en", size: int = 5) -> tuple[Path, Expected]:
     """A Common Voice locale folder: 48 kHz clips, transcripts with unescaped quotes, one client per clip."""
-    from components.data.languages import iso639_3
-
     tones, expected = Tones(), {}
     for split, count in split_sizes(size).items():
         rows = []
