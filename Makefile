@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test bench bench-validation install system-packages lint clean
+.PHONY: demo test bench bench-validation bench-import-layouts install system-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -29,9 +29,13 @@ test: install
 bench: install
 	$(BIN)/python -m bench.speech_path
 	$(BIN)/python -m bench.validation
+	$(BIN)/python -m bench.import_layouts
 
 bench-validation: install
 	$(BIN)/python -m bench.validation
+
+bench-import-layouts: install
+	$(BIN)/python -m bench.import_layouts
 
 lint: install
 	$(BIN)/ruff check components flows tests bench

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -115,11 +116,40 @@ def probe_rates(root: Path, audio: list[str]) -> dict[str, float]:
     return rates
 
 
-def validate(manifests: list[Path], root: Path, cache_dir: Path, out_dir: Path) -> tuple[float, Any]:
+def validate(
+    manifests: list[Path], root: Path, cache_dir: Path, out_dir: Path, params: ValidateParams = PARAMS
+) -> tuple[float, Any]:
     """Seconds of one full validation, and its outcome (which must pass: a failing run is not timed)."""
-    seconds, outcome = timed(lambda: run_validation(manifests, root, PARAMS, out_dir, cache_dir=cache_dir))
+    seconds, outcome = timed(lambda: run_validation(manifests, root, params, out_dir, cache_dir=cache_dir))
     assert outcome.success, outcome.format_table()
     return seconds, outcome
+
+
+def cache_timings(
+    manifests: list[Path],
+    root: Path,
+    cache_dir: Path,
+    out_dir: Path,
+    params: ValidateParams = PARAMS,
+    repeats: int = 1,
+) -> dict[str, tuple[float, float]]:
+    """Seconds with an empty, then a warm probe cache (the empty run's), of the probe alone and of the
+    full validation; the median of ``repeats`` rounds, each with its own new cache under ``cache_dir``.
+    The warm runs are checked to have read no audio."""
+    rounds = []
+    for number in range(repeats):
+        cache = cache_dir / f"round-{number}"
+        assert not cache.exists(), f"{cache}: the cold run needs an empty probe cache"
+        cold_s, _ = validate(manifests, root, cache, out_dir, params)
+        warm_s, warm = validate(manifests, root, cache, out_dir, params)
+        assert warm.probe.decoded == warm.probe.hashed == 0
+        probe_cold_s, probe_warm_s = (
+            timed(lambda c=probe_cache: probe_audio(load_manifests(manifests), root, c))[0]
+            for probe_cache in (ProbeCache(None), ProbeCache(cache))
+        )
+        rounds.append((probe_cold_s, probe_warm_s, cold_s, warm_s))
+    probe_cold_s, probe_warm_s, cold_s, warm_s = map(statistics.median, zip(*rounds, strict=True))
+    return {"probe alone": (probe_cold_s, probe_warm_s), "full validation": (cold_s, warm_s)}
 
 
 def report_pools(root: Path, audio: list[str], seconds: float) -> None:
@@ -133,19 +163,12 @@ def report_cache(base: Path, root: Path, manifests: list[Path], rows: int) -> fl
     """Empty against warm probe cache, for the probe alone and for the full validation; the warm
     validation's seconds are returned as the baseline of the large run."""
     validate(manifests, root, base / "cache-warmup", base / "report")  # imports and first-use costs
-    cold_s, _ = validate(manifests, root, base / "cache", base / "report")
-    warm_s, warm = validate(manifests, root, base / "cache", base / "report")
-    assert warm.probe.decoded == warm.probe.hashed == 0
-    probe_s = {
-        name: timed(lambda c=cache: probe_audio(load_manifests(manifests), root, c))[0]
-        for name, cache in (("empty", ProbeCache(None)), ("warm", ProbeCache(base / "cache")))
-    }
+    timings = cache_timings(manifests, root, base / "cache", base / "report")
     print(f"{rows} rows, probe cache empty -> warm")
-    timings = {"probe alone": tuple(probe_s.values()), "full validation": (cold_s, warm_s)}
     for name, (empty, full) in timings.items():
         rates = f"{rows / empty:8.0f} -> {rows / full:8.0f} rows/s"
         print(f"  {name:<16} {rates}  ratio warm/empty: {empty / full:.2f}")
-    return warm_s
+    return timings["full validation"][1]
 
 
 def main(files: int = 1000, rows: int = 100_000, seconds: float = 3.0) -> None:

@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from components.config import Params
+from components.data.manifest import MANIFEST_DIR, SPLITS, manifest_path, read_rows
 from components.registry.lineage import Lineage
-from components.workspace import ADAPTER_DIR, BASE_DIR, METRICS_DIR, ONNX_DIR, STATE_DIR, VALIDATION_DIR
+from components.workspace import (
+    ADAPTER_DIR,
+    BASE_DIR,
+    METRICS_DIR,
+    ONNX_DIR,
+    STATE_DIR,
+    VALIDATED_DIR,
+    VALIDATION_DIR,
+)
 
 PYFUNC_REQUIREMENTS = [
     "torch==2.9.1",
@@ -125,15 +134,34 @@ def log_training_curve(client: Any, run_id: str, workspace: Path) -> None:
         client.log_batch(run_id, metrics=series[start : start + 1000])
 
 
-def manifest_source(workspace: Path) -> Any:
-    """Where the versioned manifests live: their DVC remote URL (the workspace copy if not pushed)."""
+@dataclass(frozen=True)
+class LoggedManifests:
+    """A folder of split manifests logged as MLflow dataset inputs, digest = its DVC hash in dvc.lock."""
+
+    folder: Path  # relative to the workspace, as dvc.yaml names the stage output
+    stage: str  # the stage that writes it
+    name: str  # dataset name prefix: ``{name}-{split}``
+    context: str  # input context, formatted with the split
+
+
+# The validated manifests are what targets, train and evaluate read, so they carry the split's plain
+# context; the prepared manifests they were validated from are kept as the split's source.
+LOGGED_MANIFESTS = (
+    LoggedManifests(VALIDATED_DIR, "validate", "validated", "{split}"),
+    LoggedManifests(MANIFEST_DIR, "prepare", "manifest", "source-{split}"),
+)
+DATASET_COLUMNS = ["id", "audio", "language", "text", "duration_s", "split"]
+
+
+def manifest_source(workspace: Path, folder: Path = MANIFEST_DIR) -> Any:
+    """Where a versioned manifest folder lives: its DVC remote URL (the workspace copy if not pushed)."""
     import dvc.api
     from mlflow.data.dataset_source_registry import get_registered_sources
 
     try:
-        url = dvc.api.get_url("data/manifests", repo=str(workspace))
+        url = dvc.api.get_url(folder.as_posix(), repo=str(workspace))
     except Exception:  # noqa: BLE001 - no remote configured: fall back to the workspace copy
-        url = (Path(workspace) / "data/manifests").resolve().as_uri()
+        url = (Path(workspace) / folder).resolve().as_uri()
     if "://" in url and not url.startswith("file:"):
         return url  # s3://, gs://, …: MLflow resolves these unambiguously
     # A local path matches two registered source kinds; name the local-artifact one explicitly.
@@ -142,25 +170,25 @@ def manifest_source(workspace: Path) -> Any:
 
 
 def log_datasets(workspace: Path, lineage: Lineage) -> None:
-    """Each manifest split as an MLflow dataset input, digest = the DVC hash of the manifests."""
+    """Each split of the validated manifests (what the later stages read) and of the source manifests
+    as an MLflow dataset input, digest = the ``dvc.lock`` hash of the stage output that holds it."""
     import mlflow
     import pandas as pd
 
-    from components.data.manifest import read_rows
-
-    digest = lineage.stage_hashes.get("prepare", {}).get("outs", {}).get("data/manifests", "")
-    source = manifest_source(workspace)
-    for split in ("train", "dev", "test"):
-        path = Path(workspace) / "data/manifests" / f"{split}.jsonl"
-        if not path.is_file():
-            continue
-        frame = pd.DataFrame(read_rows(path))[["id", "audio", "language", "text", "duration_s", "split"]]
-        dataset = mlflow.data.from_pandas(
-            frame, source=source, name=f"manifest-{split}", digest=digest[:36] or None
-        )
-        mlflow.log_input(
-            dataset, context=split, tags={"dvc_md5": digest, "dvc_path": f"data/manifests/{split}.jsonl"}
-        )
+    for logged in LOGGED_MANIFESTS:
+        digest = lineage.stage_hashes.get(logged.stage, {}).get("outs", {}).get(logged.folder.as_posix(), "")
+        source = manifest_source(workspace, logged.folder)
+        for split in SPLITS:
+            path = Path(workspace) / manifest_path(split, logged.folder)
+            rows = read_rows(path) if path.is_file() else []
+            if not rows:  # a corpus without this split: nothing was trained or evaluated on it
+                continue
+            frame = pd.DataFrame(rows)[DATASET_COLUMNS]
+            dataset = mlflow.data.from_pandas(
+                frame, source=source, name=f"{logged.name}-{split}", digest=digest[:36] or None
+            )
+            tags = {"dvc_md5": digest, "dvc_path": manifest_path(split, logged.folder).as_posix()}
+            mlflow.log_input(dataset, context=logged.context.format(split=split), tags=tags)
 
 
 def model_artifacts(workspace: Path) -> dict[str, str]:

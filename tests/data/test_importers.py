@@ -1,13 +1,12 @@
 """Every corpus layout imports into the manifest contract; bad input fails naming where, and leaves nothing.
 
-Each layout is built on the fly (short sine tones written with soundfile, at other rates and channel
-counts than the pipeline's), so the tests need no data, network or GPU.
+Each layout is built on the fly by :mod:`tests.data.layouts` (short sine tones written with soundfile, at
+other rates and channel counts than the pipeline's), so the tests need no data, network or GPU.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import shutil
 from pathlib import Path
 
@@ -18,200 +17,19 @@ from components.config import CORPUS_KINDS, CorpusParams, ParamsError, load_para
 from components.data.importers import IMPORTERS, CorpusError, import_corpus, scan_corpus
 from components.data.languages import iso639_3
 from components.data.manifest import SPLITS, read_manifest
+from tests.data.layouts import (
+    BUILDERS,
+    RATE,
+    contract_records,
+    cv_suffix,
+    make_commonvoice,
+    make_covost2,
+    make_fleurs,
+    make_jsonl,
+    make_librispeech,
+)
 
-RATE = 16000
 REPO = Path(__file__).resolve().parents[2]
-
-
-def tone(path: Path, seconds: float, rate: int = 22050, channels: int = 1) -> Path:
-    """A sine tone in the format the file name says (wav, flac, mp3)."""
-    import numpy as np
-    import soundfile as sf
-
-    wave = 0.3 * np.sin(2 * np.pi * 330 * np.arange(int(round(seconds * rate))) / rate)
-    data = np.repeat(wave[:, None], channels, axis=1) if channels > 1 else wave
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, data.astype("float32"), rate)
-    return path
-
-
-def tone_bytes(seconds: float, rate: int = 22050) -> bytes:
-    """FLAC bytes of a tone, as a dataset's Audio column holds them."""
-    import numpy as np
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    wave = 0.3 * np.sin(2 * np.pi * 330 * np.arange(int(round(seconds * rate))) / rate)
-    sf.write(buffer, wave.astype("float32"), rate, format="FLAC")
-    return buffer.getvalue()
-
-
-def write_tsv(path: Path, header: list[str] | None, rows: list[list[str]]) -> Path:
-    """Tab-separated and unquoted, as Common Voice, CoVoST and FLEURS write them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ([header] if header else []) + rows
-    path.write_text("".join("\t".join(fields) + "\n" for fields in lines), encoding="utf-8")
-    return path
-
-
-# ---------------------------------------------------------------- one fixture per layout
-# Each returns (source, {id: (split, seconds, language)}).
-
-EXPECTED_CONTRACT = {
-    "utt-a": ("train", 0.6, "eng"),
-    "utt-b": ("train", 0.9, "eng"),
-    "utt-c": ("dev", 0.7, "fra"),
-    "utt-d": ("test", 0.8, "deu"),
-}
-
-
-def contract_records() -> list[dict]:
-    languages = {"utt-a": "en", "utt-b": "en-US", "utt-c": "fre", "utt-d": "de_DE"}
-    return [
-        {
-            "id": uid,
-            "audio": f"clips/{uid}.wav",
-            "text": f"transcript of {uid}",
-            "split": split if uid != "utt-c" else "validation",
-            "language": languages[uid],
-            **({"translation": {"fr": "bonjour"}, "speaker": "spk1"} if uid == "utt-a" else {}),
-        }
-        for uid, (split, _, _) in EXPECTED_CONTRACT.items()
-    ]
-
-
-def make_jsonl(root: Path) -> tuple[Path, dict]:
-    import json
-
-    for uid, (_, seconds, _) in EXPECTED_CONTRACT.items():
-        tone(root / "clips" / f"{uid}.wav", seconds, rate=22050, channels=2)
-    path = root / "corpus.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in contract_records()), encoding="utf-8")
-    return path, EXPECTED_CONTRACT
-
-
-def make_csv(root: Path) -> tuple[Path, dict]:
-    import json
-
-    for uid, (_, seconds, _) in EXPECTED_CONTRACT.items():
-        tone(root / "clips" / f"{uid}.wav", seconds, rate=8000)
-    fields = ["id", "audio", "text", "split", "language", "translation", "speaker"]
-    path = root / "corpus.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for record in contract_records():
-            if "translation" in record:
-                record["translation"] = json.dumps(record["translation"])
-            writer.writerow(record)
-    return root, EXPECTED_CONTRACT
-
-
-CV_COLUMNS = ["client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accents", "locale"]
-
-
-def cv_suffix() -> str:
-    import soundfile as sf
-
-    return ".mp3" if "MP3" in sf.available_formats() else ".wav"  # Common Voice ships MP3
-
-
-def make_commonvoice(root: Path, locale: str = "en") -> tuple[Path, dict]:
-    expected = {}
-    for split, count in (("train", 3), ("dev", 1), ("test", 1)):
-        rows = []
-        for i in range(count):
-            uid = f"common_voice_{locale}_{split}{i}"
-            seconds = 0.5 + 0.2 * i
-            tone(root / "clips" / f"{uid}{cv_suffix()}", seconds, rate=48000)
-            rows.append(
-                [f"client{i}", f"{uid}{cv_suffix()}", f'He said "hi" {i}', "2", "0", "", "", "", locale]
-            )
-            expected[uid] = (split, seconds, iso639_3(locale))
-        write_tsv(root / f"{split}.tsv", CV_COLUMNS, rows)
-    return root, expected
-
-
-def make_librispeech(root: Path) -> tuple[Path, dict]:
-    expected = {}
-    subsets = {"train-clean-100": ("train", "19"), "dev-clean": ("dev", "84"), "test-clean": ("test", "121")}
-    for subset, (split, first_speaker) in subsets.items():  # a speaker belongs to one subset
-        for speaker, chapter in ((first_speaker, "198"), (str(int(first_speaker) + 7), "495")):
-            folder = root / subset / speaker / chapter
-            lines = []
-            for utt in range(2):
-                uid = f"{speaker}-{chapter}-{utt:04d}"
-                seconds = 0.4 + 0.1 * utt
-                tone(folder / f"{uid}.flac", seconds, rate=RATE)
-                lines.append(f"{uid} THE WORDS OF UTTERANCE {utt}")
-                expected[uid] = (split, seconds, "eng")
-            (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root, expected
-
-
-def make_fleurs(root: Path) -> tuple[Path, dict]:
-    expected = {}
-    for lang_dir, language in (("fr_fr", "fra"), ("cmn_hans_cn", "cmn")):
-        for split in SPLITS:
-            rows = []
-            for i in range(2):
-                name = f"{len(expected) + 12741024238657315067}.wav"  # FLEURS names files by a big number
-                seconds = 0.5 + 0.25 * i
-                tone(root / lang_dir / "audio" / split / name, seconds, rate=RATE)
-                samples = str(int(seconds * RATE))
-                rows.append(
-                    [str(1000 + i), name, f"Phrase {i}.", f"phrase {i}", "p h r a z", samples, "FEMALE"]
-                )
-                expected[Path(name).stem] = (split, seconds, language)
-            write_tsv(root / lang_dir / f"{split}.tsv", None, rows)
-    return root, expected
-
-
-def make_covost2(root: Path) -> tuple[Path, dict]:
-    expected, rows = {}, []
-    for i, split in enumerate(["train", "train_covost", "dev", "test"]):
-        uid = f"common_voice_fr_{i}"
-        tone(root / "clips" / f"{uid}.wav", 0.5 + 0.1 * i, rate=48000)
-        rows.append([f"{uid}.wav", f"Bonjour numéro {i}", f"Hello number {i}", f"client{i}", split])
-        expected[uid] = (split.removesuffix("_covost"), 0.5 + 0.1 * i, "fra")
-    write_tsv(root / "covost_v2.fr_en.tsv", ["path", "sentence", "translation", "client_id", "split"], rows)
-    return root / "covost_v2.fr_en.tsv", expected
-
-
-def make_hf(root: Path) -> tuple[Path, dict]:
-    from datasets import Audio, Dataset, DatasetDict
-
-    expected, parts = {}, {}
-    tone(root / "loose" / "path-only.wav", 0.6, rate=RATE)
-    for split, name in (("train", "train"), ("dev", "validation"), ("test", "test")):
-        ids = [f"hf-{split}-{i}" for i in range(2)]
-        audio = [{"bytes": tone_bytes(0.5 + 0.1 * i), "path": f"{uid}.flac"} for i, uid in enumerate(ids)]
-        if split == "train":  # a row whose audio is a file beside the dataset, not bytes in it
-            ids.append("hf-train-path")
-            audio.append({"bytes": None, "path": str(root / "loose" / "path-only.wav")})
-        for i, uid in enumerate(ids):
-            expected[uid] = (split, 0.6 if uid.endswith("path") else 0.5 + 0.1 * i, "deu")
-        parts[name] = Dataset.from_dict(
-            {
-                "id": ids,
-                "audio": audio,
-                "sentence": [f"Satz {uid}" for uid in ids],
-                "locale": ["de"] * len(ids),
-            }
-        ).cast_column("audio", Audio(decode=False))
-    DatasetDict(parts).save_to_disk(str(root / "saved"))
-    return root / "saved", expected
-
-
-BUILDERS = {
-    "jsonl": make_jsonl,
-    "csv": make_csv,
-    "hf": make_hf,
-    "commonvoice": make_commonvoice,
-    "librispeech": make_librispeech,
-    "fleurs": make_fleurs,
-    "covost2": make_covost2,
-}
 
 
 def check_manifests(data_root: Path, expected: dict, tolerance: float = 0.01) -> dict:
@@ -269,7 +87,7 @@ def test_covost2_fills_the_translation_into_the_target_language(tmp_path: Path) 
 def test_commonvoice_reads_unquoted_transcripts_and_client_ids(tmp_path: Path) -> None:
     source, _ = make_commonvoice(tmp_path / "en")
     rows = scan_corpus("commonvoice", source)
-    assert rows[0].text == 'He said "hi" 0' and rows[0].speaker == "client0"
+    assert rows[0].text == 'He said "hi" in train clip 0' and rows[0].speaker == "client-train-0"
 
 
 def test_librispeech_subset_folder_alone_gives_its_split_and_speakers(tmp_path: Path) -> None:
