@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,48 @@ class Utterance(BaseModel):
     question: str | None = None
     answer: str | None = None
     speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskLabel:
+    """One labelled task a manifest row supports, and its reference answer.
+
+    Training targets and zero-shot queries both enumerate these, so the two never disagree on which
+    tasks an utterance has or how an instruction names the target language or asks the question.
+    """
+
+    task: str  # asr | st | intent | qa
+    language: str  # the utterance's language
+    reference: str
+    target_language: str | None = None  # st only
+    question: str | None = None  # qa only
+
+    @property
+    def group(self) -> str:
+        """Where results are reported: the language, or source-target pair for translation."""
+        return f"{self.language}-{self.target_language}" if self.task == "st" else self.language
+
+    def instruction(self, wording: str) -> str:
+        """The wording with ``{language}`` (st) or ``{question}`` (qa) filled in; others are verbatim."""
+        from components.data.languages import language_name
+
+        if self.task == "st":
+            return wording.format(language=language_name(self.target_language or ""))
+        if self.task == "qa":
+            return wording.format(question=self.question)
+        return wording
+
+
+def task_labels(utt: Utterance) -> list[TaskLabel]:
+    """ASR always; translation per target language (sorted); intent and QA where the row has them."""
+    labels = [TaskLabel("asr", utt.language, utt.text)]
+    for target_language, translation in sorted((utt.translation or {}).items()):
+        labels.append(TaskLabel("st", utt.language, translation, target_language=target_language))
+    if utt.intent:
+        labels.append(TaskLabel("intent", utt.language, utt.intent))
+    if utt.question and utt.answer:
+        labels.append(TaskLabel("qa", utt.language, utt.answer, question=utt.question))
+    return labels
 
 
 def manifest_path(split: str, manifest_dir: Path = MANIFEST_DIR) -> Path:

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from components.config import EvaluateParams
-from components.data.languages import language_name
-from components.data.manifest import Utterance
+from components.data.manifest import Utterance, task_labels
 from components.evaluation.metrics import TASK_SCORERS
 from components.modeling.speech_llm import SpeechLLM, collate_features
 
@@ -37,18 +36,21 @@ class Query:
 
 
 def build_queries(utterances: Sequence[Utterance], params: EvaluateParams) -> list[Query]:
-    """ASR and translation for every utterance; intent and spoken QA where the manifest has them."""
-    queries = []
-    for utt in utterances:
-        queries.append(Query(utt, "asr", params.asr_instruction, utt.text, utt.language))
-        for target_language, translation in sorted((utt.translation or {}).items()):
-            instruction = params.st_instruction.format(language=language_name(target_language))
-            queries.append(Query(utt, "st", instruction, translation, f"{utt.language}-{target_language}"))
-        if utt.intent:
-            queries.append(Query(utt, "intent", params.intent_instruction, utt.intent, utt.language))
-        if utt.question and utt.answer:
-            queries.append(Query(utt, "qa", utt.question, utt.answer, utt.language))
-    return queries
+    """ASR and translation for every utterance; intent and spoken QA where the manifest has them.
+
+    Spoken QA asks the manifest's question itself, with no wording around it.
+    """
+    wordings = {
+        "asr": params.asr_instruction,
+        "st": params.st_instruction,
+        "intent": params.intent_instruction,
+        "qa": "{question}",
+    }
+    return [
+        Query(utt, label.task, label.instruction(wordings[label.task]), label.reference, label.group)
+        for utt in utterances
+        for label in task_labels(utt)
+    ]
 
 
 def check_zero_shot(params: EvaluateParams, training_instructions: set[str]) -> None:

@@ -1,8 +1,4 @@
-"""BLSP targets: the frozen LLM continues each transcript, and that continuation becomes the label.
-
-The LLM sees the transcript in the speech slot of the same prompt the adapter is later trained
-with, decoded greedily with a bounded length, in left-padded batches.
-"""
+"""BLSP targets: the frozen LLM continues each transcript, and that continuation becomes the label."""
 
 from __future__ import annotations
 
@@ -10,10 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.data.manifest import Utterance
-
-
-def decoding_settings(max_new_tokens: int) -> dict[str, Any]:
-    return {"do_sample": False, "num_beams": 1, "max_new_tokens": max_new_tokens}
+from components.targets.generation import Request, generator_record, greedy_outputs
+from components.targets.rows import target_row
 
 
 def continuation_targets(
@@ -25,26 +19,13 @@ def continuation_targets(
     generator_id: str,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """One target row per utterance (data contract: id, task, instruction, target, source, generator)."""
-    from tqdm import tqdm
-
-    generator = {"model": generator_id, "template": model.template, **decoding_settings(max_new_tokens)}
-    # Longest first: similar lengths share a batch, and the order is fixed for determinism.
-    order = sorted(range(len(utterances)), key=lambda i: (-len(utterances[i].text), utterances[i].id))
-    outputs: dict[int, str] = {}
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc="writing continuation targets", disable=not progress):
-        texts = [utterances[i].text for i in batch]
-        generated = model.generate([instruction] * len(batch), model.text_slots(texts), max_new_tokens)
-        outputs.update(zip(batch, generated, strict=True))
+    """One target row per utterance, empty continuations included (the stage counts them)."""
+    generator = generator_record(model, generator_id, max_new_tokens)
+    requests = [Request(utt.id, instruction, utt.text) for utt in utterances]
+    outputs = greedy_outputs(
+        model, requests, max_new_tokens, batch_size, "writing continuation targets", progress
+    )
     return [
-        {
-            "id": utt.id,
-            "task": "continuation",
-            "instruction": instruction,
-            "target": outputs[index],
-            "source": "continuation",
-            "generator": generator,
-        }
-        for index, utt in enumerate(utterances)
+        target_row(utt.id, "continuation", instruction, output, "continuation", generator)
+        for utt, output in zip(utterances, outputs, strict=True)
     ]

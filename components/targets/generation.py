@@ -1,0 +1,58 @@
+"""Greedy generation of targets by the frozen LLM, with the transcript in the speech slot.
+
+BLSP's continuations and BLOOMZMMS's instruction answers are both written here: the LLM reads the
+transcript where the speech will later go, in the same prompt the adapter is trained with, decoded
+greedily with a bounded length, in left-padded batches of similar length in a fixed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt: ``key`` orders equal lengths, so batches do not depend on the input order."""
+
+    key: str
+    instruction: str
+    text: str
+
+
+def decoding_settings(max_new_tokens: int) -> dict[str, Any]:
+    return {"do_sample": False, "num_beams": 1, "max_new_tokens": max_new_tokens}
+
+
+def generator_record(model: Any, generator_id: str, max_new_tokens: int) -> dict[str, Any]:
+    """What a generated row records about how it was written: model, prompt template, decoding."""
+    return {"model": generator_id, "template": model.template, **decoding_settings(max_new_tokens)}
+
+
+def greedy_outputs(
+    model: Any,
+    requests: Sequence[Request],
+    max_new_tokens: int,
+    batch_size: int,
+    desc: str = "writing targets",
+    progress: bool = True,
+) -> list[str]:
+    """The LLM's greedy output for each request, in the order of ``requests``.
+
+    Longest prompt first, so similar lengths share a batch and little padding is decoded; ties are
+    broken by key, so the batches (and thus the outputs) are the same in every run.
+    """
+    from tqdm import tqdm
+
+    order = sorted(
+        range(len(requests)),
+        key=lambda i: (-(len(requests[i].instruction) + len(requests[i].text)), requests[i].key, i),
+    )
+    outputs: dict[int, str] = {}
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc=desc, disable=not progress):
+        instructions = [requests[i].instruction for i in batch]
+        slots = model.text_slots([requests[i].text for i in batch])
+        outputs.update(zip(batch, model.generate(instructions, slots, max_new_tokens), strict=True))
+    return [outputs[i] for i in range(len(requests))]

@@ -1,0 +1,216 @@
+"""The recipes' training losses, as pure functions of tensors.
+
+Every function takes what the model already produced (logits, adapter vectors, CIF weights) and the
+labels, so the trainer can combine them by weight and each one can be checked by hand. Labels follow
+the prompt splice: ``IGNORE_INDEX`` everywhere but the target tokens and EOS, and the logits at
+position ``t`` predict the token at ``t + 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from components.modeling.speech_llm import IGNORE_INDEX
+
+
+def prediction_positions(labels: torch.Tensor) -> torch.Tensor:
+    """(B, L) bool: True at each position whose logits predict a label (the next label is set).
+
+    Speech and text prompts have different prefix lengths and paddings; these positions, not
+    absolute indices, are what two views of the same target have in common.
+    """
+    positions = torch.zeros_like(labels, dtype=torch.bool)
+    positions[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return positions
+
+
+def target_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per target token over the whole batch.
+
+    Summed over tokens and divided by their count, so a long target weighs more than a short one,
+    exactly as the LLM's own loss; a mean of per-sequence means would not.
+    """
+    predicted = labels[:, 1:]
+    count = int((predicted != IGNORE_INDEX).sum())
+    if count == 0:
+        raise ValueError("target_cross_entropy: the batch has no labelled target token")
+    total = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+        predicted.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return total / count
+
+
+def _aligned_rows(
+    student_labels: torch.Tensor, teacher_labels: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """Per row: student positions, teacher positions and the labels they predict, checked to agree."""
+    if student_labels.shape[0] != teacher_labels.shape[0]:
+        raise ValueError(
+            f"kl_to_text_teacher: {student_labels.shape[0]} student rows but "
+            f"{teacher_labels.shape[0]} teacher rows"
+        )
+    student_at, teacher_at, predicted = [], [], []
+    student_mask, teacher_mask = prediction_positions(student_labels), prediction_positions(teacher_labels)
+    for row in range(student_labels.shape[0]):
+        s = student_mask[row].nonzero().squeeze(1)
+        t = teacher_mask[row].nonzero().squeeze(1)
+        if s.numel() != t.numel():
+            raise ValueError(
+                f"kl_to_text_teacher: row {row} has {s.numel()} student target tokens but "
+                f"{t.numel()} teacher target tokens"
+            )
+        s_labels, t_labels = student_labels[row, s + 1], teacher_labels[row, t + 1]
+        if not torch.equal(s_labels, t_labels):
+            raise ValueError(
+                f"kl_to_text_teacher: row {row} has different target tokens for student and teacher "
+                f"({s_labels.tolist()} vs {t_labels.tolist()})"
+            )
+        student_at.append(s)
+        teacher_at.append(t)
+        predicted.append(s_labels)
+    return student_at, teacher_at, predicted
+
+
+def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher ‖ student) of (N, V) logits at temperature, averaged over the N positions."""
+    return F.kl_div(
+        F.log_softmax(student.float() / temperature, dim=-1),
+        F.log_softmax(teacher.detach().float() / temperature, dim=-1),
+        reduction="batchmean",
+        log_target=True,
+    )
+
+
+def kl_to_text_teacher(
+    student_logits: torch.Tensor,
+    student_labels: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    teacher_labels: torch.Tensor,
+    temperature: float = 2.0,
+    eot_weight: float = 1.0,
+    eot_token_id: int | None = None,
+) -> torch.Tensor:
+    """Distil the LLM reading the transcript (teacher) into the LLM hearing the speech (student).
+
+    The two sequences share only their targets: prefix lengths (speech vs. transcript slot) and
+    paddings differ, so each row is aligned on the positions that predict its labels. The end-of-turn
+    term repeats the KL on the positions predicting ``eot_token_id`` (or, when it is None, each row's
+    last label, which the splice makes EOS), so the student learns where the teacher stops.
+    """
+    student_at, teacher_at, predicted = _aligned_rows(student_labels, teacher_labels)
+    if sum(p.numel() for p in predicted) == 0:
+        raise ValueError("kl_to_text_teacher: the batch has no labelled target token")
+    rows = range(len(predicted))
+    student = torch.cat([student_logits[row, student_at[row]] for row in rows])
+    teacher = torch.cat([teacher_logits[row, teacher_at[row]] for row in rows])
+    loss = _kl(student, teacher, temperature)
+
+    if eot_token_id is None:
+        ends = [torch.arange(p.numel(), device=p.device) == p.numel() - 1 for p in predicted]
+    else:
+        ends = [p == eot_token_id for p in predicted]
+    eot = torch.cat(ends).to(student.device)
+    if eot_weight and bool(eot.any()):
+        loss = loss + eot_weight * _kl(student[eot], teacher[eot], temperature)
+    return loss
+
+
+def _rows(
+    values: torch.Tensor | Sequence[torch.Tensor], lengths: torch.Tensor | Sequence[int] | None, what: str
+) -> list[torch.Tensor]:
+    """A padded (B, U, ...) tensor with lengths, or a list of (U_i, ...) tensors, as a list of rows."""
+    if isinstance(values, torch.Tensor):
+        if lengths is None:
+            raise ValueError(f"{what}: a padded tensor needs its lengths")
+        return [values[row, : int(n)] for row, n in enumerate(lengths)]
+    if lengths is not None and [int(n) for n in lengths] != [len(v) for v in values]:
+        raise ValueError(f"{what}: lengths {list(lengths)} do not match the rows given")
+    return list(values)
+
+
+def embedding_mse(
+    vectors: torch.Tensor,
+    vector_mask: torch.Tensor,
+    target_embeds: torch.Tensor | Sequence[torch.Tensor],
+    target_lengths: torch.Tensor | Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Wav2Prompt's regression of adapter vectors onto the transcript's LLM input embeddings.
+
+    Vector ``i`` of a row should be the embedding of the row's token ``i``; where the counts differ
+    the row is cut to the shorter one. The targets are the frozen LLM's table, so they are detached.
+    Mean over every valid (vector, dimension) element of the batch.
+    """
+    targets = _rows(target_embeds, target_lengths, "embedding_mse")
+    if len(targets) != vectors.shape[0]:
+        raise ValueError(f"embedding_mse: {vectors.shape[0]} vector rows but {len(targets)} target rows")
+    total, count = vectors.new_zeros((), dtype=torch.float32), 0
+    for row, target in enumerate(targets):
+        valid = vectors[row][vector_mask[row].bool()]
+        n = min(valid.shape[0], target.shape[0])
+        diff = valid[:n].float() - target[:n].detach().to(valid.device).float()
+        total = total + diff.pow(2).sum()
+        count += diff.numel()
+    if count == 0:
+        raise ValueError("embedding_mse: no row has both a vector and a target token")
+    return total / count
+
+
+def ctc_on_embedding_matrix(
+    vectors: torch.Tensor,
+    vector_mask: torch.Tensor,
+    embedding_matrix: torch.Tensor,
+    target_ids: Sequence[Sequence[int]] | torch.Tensor,
+    blank_id: int,
+    target_lengths: torch.Tensor | Sequence[int] | None = None,
+) -> torch.Tensor:
+    """BLOOMZMMS's CTC, whose output layer is the frozen LLM's input-embedding matrix.
+
+    Scoring each adapter vector against every token embedding (no bias, no new parameters) pushes
+    the vectors towards the embeddings of the transcript's tokens, which is what the LLM reads.
+    ``embedding_matrix`` is used as given (never copied), so it gets a gradient only if it asks for
+    one. ``blank_id`` is a special token of the LLM (its pad token) that no transcript contains.
+    The mask must be left-aligned: CTC reads the first ``mask.sum()`` vectors of each row.
+    """
+    lengths = vector_mask.long().sum(dim=1)
+    positions = torch.arange(vector_mask.shape[1], device=vector_mask.device)
+    if not torch.equal(vector_mask.bool(), positions[None] < lengths[:, None]):
+        raise ValueError("ctc_on_embedding_matrix: vector_mask must be left-aligned (valid vectors first)")
+    targets = [torch.as_tensor(t, dtype=torch.long) for t in _rows(target_ids, target_lengths, "ctc")]
+    if len(targets) != vectors.shape[0]:
+        raise ValueError(f"ctc: {vectors.shape[0]} vector rows but {len(targets)} target rows")
+    flat = torch.cat(targets) if targets else torch.zeros(0, dtype=torch.long)
+    vocab = embedding_matrix.shape[0]
+    if bool((flat == blank_id).any()):
+        raise ValueError(f"ctc: blank id {blank_id} appears in a target; the blank must be a special token")
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= vocab):
+        raise ValueError(f"ctc: target ids must lie in [0, {vocab})")
+    logits = vectors.to(embedding_matrix.dtype) @ embedding_matrix.T  # (B, S, V)
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (S, B, V)
+    return F.ctc_loss(
+        log_probs,
+        flat.to(log_probs.device),
+        lengths.to(log_probs.device),
+        torch.tensor([len(t) for t in targets], dtype=torch.long, device=log_probs.device),
+        blank=blank_id,
+        reduction="mean",
+        zero_infinity=True,
+    )
+
+
+def cif_quantity_loss(
+    alphas: torch.Tensor, alpha_mask: torch.Tensor, target_lengths: torch.Tensor | Sequence[int]
+) -> torch.Tensor:
+    """CIF's quantity loss: the summed weights of a row should equal its number of tokens.
+
+    That is what makes the CIF adapter fire once per transcript token. Mean over the batch of
+    ``|Σ_t α_t − U|``.
+    """
+    sums = (alphas.float() * alpha_mask.to(alphas.device).float()).sum(dim=1)
+    wanted = torch.as_tensor(target_lengths, dtype=torch.float32, device=alphas.device)
+    return (sums - wanted).abs().mean()
