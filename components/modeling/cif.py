@@ -22,7 +22,7 @@ from components.modeling.adapter_output import AdapterOutput, masked_input, mask
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
 
 SCALE_EPS = 1e-8  # in the denominator of the α rescaling, so an all-zero α does not divide by zero
-FIRE_TOLERANCE = 1e-4  # accumulated weight this close below a multiple of β still fires (float error)
+FIRE_TOLERANCE = 1e-6  # accumulated weight this close below a multiple of β still fires (rounding)
 
 
 def cif_weights(
@@ -31,14 +31,16 @@ def cif_weights(
     target_lengths: torch.Tensor | None = None,
     tail_threshold: float = 0.5,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integration weights (B, K, T) of each fire over the frames, and the fire counts (B,).
+    """Integration weights (B, K, T, float64) of each fire over the frames, and the fire counts (B,).
 
     ``alphas`` (B, T) must be zero on padded frames. With ``target_lengths`` (U, training) α is
     rescaled per sequence so Σα = U·β and exactly U fires come out; the last fire also takes any
     rounding residue. Without (inference) α is used as is: ⌊Σα/β⌋ fires, plus one more from the
     leftover weight when it exceeds ``tail_threshold``; a smaller leftover is dropped.
     """
-    alphas = alphas.float()
+    # float64 bookkeeping: the accumulated weight grows to ~U, where float32 spacing (~1e-5 at 100)
+    # would blur each fire's β and the split of boundary frames
+    alphas = alphas.double()
     if target_lengths is not None:
         scale = target_lengths.to(alphas.dtype) * threshold / (alphas.sum(dim=1) + SCALE_EPS)
         alphas = alphas * scale[:, None]
