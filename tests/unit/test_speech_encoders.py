@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# HF's WavLM attention passes a bool key-padding mask beside its float position bias; torch warns
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
+
 SAMPLE_RATE = 16000
 # samples per clip: odd and even frame counts after the tiny conv stack (receptive field 20, hop 10)
 SAMPLES = [400, 401, 999, 1600, 2345]
