@@ -1,13 +1,15 @@
-"""Modality adapters: trainable modules that turn encoder frames into LLM input embeddings."""
+"""The BLSP modality adapter: trainable convolutions that turn encoder frames into LLM input embeddings."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from components.modeling.encoder import length_mask
+from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
+from components.modeling.conv_layers import conv1d_output_lengths, masked_conv
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,18 @@ class BlspAdapterConfig:
 def conv_output_lengths(lengths: torch.Tensor, layers: int, kernel_size: int) -> torch.Tensor:
     """Each Conv1d(k, stride 2, padding k//2) maps L → floor((L + 2·(k//2) − k) / 2) + 1."""
     for _ in range(layers):
-        lengths = torch.div(lengths + 2 * (kernel_size // 2) - kernel_size, 2, rounding_mode="floor") + 1
+        lengths = conv1d_output_lengths(lengths, kernel_size, 2, kernel_size // 2)
     return lengths
+
+
+def _glu(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.glu(x, dim=1)
 
 
 class BlspAdapter(nn.Module):
     """BLSP: [Conv1d(k, s2) → GLU] × n (8× fewer frames for n=3) → residual bottleneck → LayerNorm."""
+
+    kind: ClassVar[str] = "conv_glu"
 
     def __init__(self, config: BlspAdapterConfig) -> None:
         super().__init__()
@@ -51,24 +59,20 @@ class BlspAdapter(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.down = nn.Linear(config.output_size, config.bottleneck, bias=False)
         self.up = nn.Linear(config.bottleneck, config.output_size, bias=False)
-        self.norm = nn.LayerNorm(config.output_size)
-        with torch.no_grad():
-            self.norm.weight.fill_(config.output_scale)
+        self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return conv_output_lengths(lengths, self.config.conv_layers, self.config.kernel_size)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """hidden (B, T, D_enc), mask (B, T) → embeddings (B, S, D_llm), mask (B, S)."""
-        x = hidden.transpose(1, 2)  # (B, D, T)
-        lengths = mask.sum(dim=1)
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, target_lengths: torch.Tensor | None = None
+    ) -> AdapterOutput:
+        """hidden (B, T, D_enc), mask (B, T) → embeddings (B, S, D_llm), mask (B, S); fixed downsampling,
+        so ``target_lengths`` is accepted for a uniform call and ignored."""
+        x, lengths = masked_input(hidden, mask)
+        x = x.transpose(1, 2)  # (B, D, T)
         for conv in self.convs:
-            x = nn.functional.glu(conv(x), dim=1)
-            lengths = conv_output_lengths(lengths, 1, self.config.kernel_size)
-            # Zero the padding after every layer so padded frames never bleed into real ones.
-            x = x * length_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)
+            x, lengths = masked_conv(conv, x, lengths, _glu)
         x = x.transpose(1, 2)  # (B, S, D_llm)
         x = x + self.up(nn.functional.gelu(self.down(x)))
-        x = self.norm(x)
-        out_mask = length_mask(lengths, x.shape[1])
-        return x * out_mask[..., None].to(x.dtype), out_mask
+        return masked_output(self.norm(x), lengths)

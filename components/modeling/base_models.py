@@ -147,11 +147,15 @@ def prepare_base_models(
 
 
 def load_encoder(source: str) -> tuple[Any, Any]:
-    """Load a speech encoder and its feature extractor by id or path (encoder-decoders give their encoder)."""
+    """Load a speech encoder and its feature extractor by id or path (encoder-decoders give their encoder).
+
+    Only encoder-decoders are cut down: HF's ``get_encoder`` on a wav2vec2-family model returns its
+    Transformer stack without the conv feature extractor, which could not take a waveform.
+    """
     from transformers import AutoFeatureExtractor, AutoModel
 
     model = AutoModel.from_pretrained(source, dtype="float32")
-    if hasattr(model, "get_encoder"):
+    if getattr(model.config, "is_encoder_decoder", False):
         model = model.get_encoder()
     return model, AutoFeatureExtractor.from_pretrained(source)
 

@@ -4,12 +4,21 @@ HF's ``WhisperEncoder.forward`` insists on 30-second (or ``max_source_positions`
 ignores the attention mask. We call its own sub-modules instead: the two convolutions, the first
 ``T`` positional embeddings and every layer with a key-padding mask. No compute is spent on padding
 and padded frames never leak into real ones through attention.
+
+The wav2vec2 family (wav2vec2, HuBERT, WavLM, MMS, …) takes the raw waveform and its own HF forward
+handles variable lengths, so :class:`Wav2Vec2SpeechEncoder` only adds the length bookkeeping. Both
+wrappers share one API: ``forward`` → (hidden, mask), ``forward_layers`` → (every layer, mask).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import nn
+
+WAV2VEC2_FAMILY = frozenset({"wav2vec2", "hubert", "wavlm"})  # waveform in, HF conv feature extractor
 
 
 def whisper_output_lengths(feature_lengths: torch.Tensor) -> torch.Tensor:
@@ -40,12 +49,30 @@ class SpeechEncoder(nn.Module):
         return self.model.config.d_model
 
     @property
+    def num_layers(self) -> int:
+        return len(self.model.layers)
+
+    @property
     def max_frames(self) -> int:
         return self.model.embed_positions.num_embeddings
 
     def forward(
         self, features: torch.Tensor, feature_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        layers, mask = self._run(features, feature_mask, every_layer=False)
+        return layers[-1], mask
+
+    def forward_layers(
+        self, features: torch.Tensor, feature_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every layer's output (L, B, T', D), padding zeroed; the last is after the final layer norm,
+        i.e. equals ``forward``'s hidden."""
+        layers, mask = self._run(features, feature_mask, every_layer=True)
+        return torch.stack(layers), mask
+
+    def _run(
+        self, features: torch.Tensor, feature_mask: torch.Tensor, every_layer: bool
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         encoder = self.model
         # Zero padded frames after each conv, so a clip's output does not depend on its batch mates.
         frame_mask = feature_mask[:, None, :].to(features.dtype)
@@ -54,9 +81,106 @@ class SpeechEncoder(nn.Module):
         frames = hidden.shape[1]
         lengths = whisper_output_lengths(feature_mask.sum(dim=1))
         mask = length_mask(lengths, frames)
-        hidden = (hidden + encoder.embed_positions.weight[:frames]) * mask[..., None].to(hidden.dtype)
+        keep = mask[..., None].to(hidden.dtype)
+        hidden = (hidden + encoder.embed_positions.weight[:frames]) * keep
         bias = key_padding_bias(mask, hidden.dtype)
-        for layer in encoder.layers:
+        outputs = []
+        for index, layer in enumerate(encoder.layers):
             hidden = layer(hidden, bias)
-        hidden = encoder.layer_norm(hidden)
-        return hidden * mask[..., None].to(hidden.dtype), mask
+            if every_layer and index < len(encoder.layers) - 1:
+                outputs.append(hidden * keep)
+        outputs.append(encoder.layer_norm(hidden) * keep)
+        return outputs, mask
+
+
+class Wav2Vec2SpeechEncoder(nn.Module):
+    """Wraps a wav2vec2-family model: waveform (B, 1, T) + sample mask (B, T) → hidden (B, T', D) + mask.
+
+    Models with layer-normalised conv features get the attention mask, and then a clip's output does
+    not depend on its batch mates. Group-norm models (e.g. wav2vec2-base) were trained on zero-padded
+    input without a mask, and HF's documentation says to run them that way: the padding then does
+    reach real frames (through the group norm and attention), as it did in their training.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.config.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return self.model.config.num_hidden_layers
+
+    @property
+    def uses_attention_mask(self) -> bool:
+        return self.model.config.feat_extract_norm == "layer"
+
+    def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        """Frames after the conv feature extractor, by the model's own formula."""
+        return self.model._get_feat_extract_output_lengths(sample_lengths).long()
+
+    def forward(
+        self, features: torch.Tensor, feature_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out, mask = self._run(features, feature_mask, every_layer=False)
+        return out.last_hidden_state * mask[..., None].to(out.last_hidden_state.dtype), mask
+
+    def forward_layers(
+        self, features: torch.Tensor, feature_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every Transformer layer's output (L, B, T', D), padding zeroed; the last is the model's output
+        (after the final layer norm of pre-norm models), i.e. equals ``forward``'s hidden.
+
+        HF's ``hidden_states`` start with the input to the first layer, which is left out, and (in
+        this transformers version) end before a pre-norm model's final layer norm, so the last entry
+        is replaced by ``last_hidden_state``. Earlier layers of pre-norm models are the un-normalised
+        residual stream, as HF returns them.
+        """
+        out, mask = self._run(features, feature_mask, every_layer=True)
+        if len(out.hidden_states) != self.num_layers + 1:
+            raise RuntimeError(f"expected {self.num_layers + 1} hidden states, got {len(out.hidden_states)}")
+        layers = torch.stack([*out.hidden_states[1:-1], out.last_hidden_state])
+        return layers * mask[None, ..., None].to(layers.dtype), mask
+
+    def _run(
+        self, features: torch.Tensor, feature_mask: torch.Tensor, every_layer: bool
+    ) -> tuple[Any, torch.Tensor]:
+        waveform = features[:, 0] * feature_mask.to(features.dtype)  # padding must be zeros, see class doc
+        kwargs = {"attention_mask": feature_mask} if self.uses_attention_mask else {}
+        out = self.model(waveform, output_hidden_states=every_layer, return_dict=True, **kwargs)
+        lengths = self.output_lengths(feature_mask.sum(dim=1))
+        return out, length_mask(lengths, out.last_hidden_state.shape[1])
+
+
+def speech_encoder(model: nn.Module) -> SpeechEncoder | Wav2Vec2SpeechEncoder:
+    """The wrapper for a loaded encoder, chosen by its ``config.model_type``."""
+    model_type = model.config.model_type
+    if model_type == "whisper":
+        return SpeechEncoder(model)
+    if model_type in WAV2VEC2_FAMILY:
+        return Wav2Vec2SpeechEncoder(model)
+    raise ValueError(
+        f"unsupported speech encoder {model_type!r}: expected whisper or one of {sorted(WAV2VEC2_FAMILY)}"
+    )
+
+
+def encoder_features(feature_extractor: Any, waveform: np.ndarray) -> np.ndarray:
+    """One clip's encoder input (C, T), unpadded: log-mel (n_mels, frames) for Whisper, the normalised
+    waveform (1, samples) for the wav2vec2 family. Batches are zero-padded along T by the collate."""
+    from transformers import WhisperFeatureExtractor
+
+    if isinstance(feature_extractor, WhisperFeatureExtractor):
+        out = feature_extractor(
+            waveform,
+            sampling_rate=feature_extractor.sampling_rate,
+            padding="longest",
+            return_attention_mask=False,
+            return_tensors="np",
+        )
+        frames = max(1, len(waveform) // feature_extractor.hop_length)
+        return out["input_features"][0][:, :frames].astype(np.float32)
+    out = feature_extractor(waveform, sampling_rate=feature_extractor.sampling_rate, return_tensors="np")
+    return out["input_values"][0][None, :].astype(np.float32)

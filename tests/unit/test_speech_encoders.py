@@ -1,0 +1,203 @@
+"""Speech encoder wrappers: Whisper's layer outputs, and the wav2vec2 family (wav2vec2, HuBERT, WavLM)
+loaded by path through the real loader, with exact lengths and batch-independent outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# HF's WavLM attention passes a bool key-padding mask beside its float position bias; torch warns
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
+
+SAMPLE_RATE = 16000
+# samples per clip: odd and even frame counts after the tiny conv stack (receptive field 20, hop 10)
+SAMPLES = [400, 401, 999, 1600, 2345]
+FAMILY = ["wav2vec2", "hubert", "wavlm"]
+
+
+def _save_tiny(model_type: str, out_dir: Path, feat_extract_norm: str = "layer") -> str:
+    """A tiny randomly initialised model of ``model_type`` plus its feature extractor, saved the HF way."""
+    import torch
+    from transformers import AutoConfig, AutoModel, Wav2Vec2FeatureExtractor
+
+    layer_norm = feat_extract_norm == "layer"
+    config = AutoConfig.for_model(
+        model_type,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32, 32),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm=feat_extract_norm,
+        do_stable_layer_norm=layer_norm,
+        num_buckets=16,  # WavLM's relative position buckets
+    )
+    torch.manual_seed(0)
+    AutoModel.from_config(config).save_pretrained(out_dir)
+    Wav2Vec2FeatureExtractor(
+        sampling_rate=SAMPLE_RATE, do_normalize=True, return_attention_mask=layer_norm
+    ).save_pretrained(out_dir)
+    return str(out_dir)
+
+
+@pytest.fixture(scope="module")
+def family_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("w2v")
+    dirs = {name: _save_tiny(name, root / name) for name in FAMILY}
+    dirs["wav2vec2-group"] = _save_tiny("wav2vec2", root / "group", feat_extract_norm="group")
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from components.config import TinyEncoderParams
+    from components.modeling.base_models import build_tiny_encoder
+
+    out = tmp_path_factory.mktemp("whisper") / "encoder"
+    build_tiny_encoder(TinyEncoderParams(max_seconds=2.0), out, seed=0, sample_rate=SAMPLE_RATE)
+    return str(out)
+
+
+def _loaded(source: str):
+    from components.modeling.base_models import load_encoder
+    from components.modeling.encoder import speech_encoder
+
+    model, extractor = load_encoder(source)
+    return speech_encoder(model).eval(), extractor
+
+
+def _waves(samples: list[int], seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(n) * 0.1).astype(np.float32) for n in samples]
+
+
+def _inputs(extractor, waves):
+    from components.modeling.encoder import encoder_features
+    from components.modeling.speech_llm import collate_features
+
+    return collate_features([encoder_features(extractor, wave) for wave in waves])
+
+
+@pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
+def test_loader_and_factory_give_the_full_wav2vec2_family_model_and_its_extractor(family_dirs, name) -> None:
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from components.modeling.encoder import Wav2Vec2SpeechEncoder
+
+    encoder, extractor = _loaded(family_dirs[name])
+    assert isinstance(encoder, Wav2Vec2SpeechEncoder) and isinstance(extractor, Wav2Vec2FeatureExtractor)
+    assert hasattr(encoder.model, "feature_extractor")  # the conv front end, not only the Transformer
+    assert encoder.model.config.model_type == name.removesuffix("-group")
+    assert encoder.hidden_size == 32 and encoder.num_layers == 2
+    assert encoder.uses_attention_mask == (name != "wav2vec2-group")
+
+
+def test_factory_picks_whisper_and_rejects_unknown_models(whisper_dir) -> None:
+    from types import SimpleNamespace
+
+    from components.modeling.encoder import SpeechEncoder, speech_encoder
+
+    encoder, _ = _loaded(whisper_dir)
+    assert type(encoder) is SpeechEncoder and encoder.num_layers == 2
+    unknown = SimpleNamespace(config=SimpleNamespace(model_type="bert"))
+    with pytest.raises(ValueError, match="unsupported speech encoder 'bert'"):
+        speech_encoder(unknown)
+
+
+def test_encoder_features_are_the_normalised_waveform_or_the_unpadded_log_mel(
+    family_dirs, whisper_dir
+) -> None:
+    import numpy as np
+
+    from components.modeling.encoder import encoder_features
+    from components.modeling.speech_llm import extract_features
+
+    (wave,) = _waves([2345])
+    _, w2v_extractor = _loaded(family_dirs["wav2vec2"])
+    raw = encoder_features(w2v_extractor, wave)
+    assert raw.shape == (1, 2345) and raw.dtype == np.float32
+    assert abs(raw.mean()) < 1e-5 and abs(raw.std() - 1) < 1e-3
+    _, whisper_extractor = _loaded(whisper_dir)
+    mel = encoder_features(whisper_extractor, wave)
+    assert mel.shape == (whisper_extractor.feature_size, 2345 // whisper_extractor.hop_length)
+    assert np.array_equal(mel, extract_features(whisper_extractor, wave))
+
+
+@pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
+def test_mask_lengths_follow_the_models_own_length_formula(family_dirs, name) -> None:
+    import torch
+
+    encoder, extractor = _loaded(family_dirs[name])
+    features, mask = _inputs(extractor, _waves(SAMPLES))
+    with torch.no_grad():
+        hidden, out_mask = encoder(features, mask)
+    want = encoder.model._get_feat_extract_output_lengths(torch.tensor(SAMPLES))
+    # conv (k10, s5) then (k3, s2): 400 samples → 79 → 39 frames
+    assert want.tolist()[:2] == [39, 39] and int(want[-1]) == 233
+    assert torch.equal(out_mask.sum(dim=1), want)
+    assert hidden.shape == (len(SAMPLES), int(want.max()), 32)
+    for row, n in enumerate(want.tolist()):
+        assert out_mask[row, :n].eq(1).all() and out_mask[row, n:].eq(0).all()
+        assert hidden[row, n:].eq(0).all()
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_layer_norm_models_give_a_clip_the_same_output_alone_and_in_a_zero_padded_batch(
+    family_dirs, name
+) -> None:
+    import torch
+
+    encoder, extractor = _loaded(family_dirs[name])
+    waves = _waves(SAMPLES, seed=1)
+    features, mask = _inputs(extractor, waves)
+    with torch.no_grad():
+        hidden, out_mask = encoder(features, mask)
+        for row, wave in enumerate(waves):
+            alone, alone_mask = encoder(*_inputs(extractor, [wave]))
+            n = int(alone_mask.sum())
+            assert alone.shape[1] == n == int(out_mask[row].sum())
+            torch.testing.assert_close(hidden[row, :n], alone[0], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
+def test_wav2vec2_family_forward_layers_gives_every_transformer_layer(family_dirs, name) -> None:
+    import torch
+
+    encoder, extractor = _loaded(family_dirs[name])
+    features, mask = _inputs(extractor, _waves(SAMPLES[1:4], seed=2))
+    with torch.no_grad():
+        layers, layer_mask = encoder.forward_layers(features, mask)
+        hidden, hidden_mask = encoder(features, mask)
+    assert torch.equal(layer_mask, hidden_mask)
+    assert layers.shape == (encoder.num_layers, *hidden.shape)
+    torch.testing.assert_close(layers[-1], hidden, rtol=0, atol=1e-6)
+    assert layers.masked_select(hidden_mask[None, ..., None].eq(0)).eq(0).all()
+    assert not torch.allclose(layers[0], layers[1])
+
+
+def test_whisper_forward_layers_gives_every_layer_with_the_last_after_the_final_norm(whisper_dir) -> None:
+    import torch
+
+    encoder, extractor = _loaded(whisper_dir)
+    waves = _waves([3200, 5120, 8000], seed=3)  # odd and even frame counts
+    features, mask = _inputs(extractor, waves)
+    with torch.no_grad():
+        layers, layer_mask = encoder.forward_layers(features, mask)
+        hidden, hidden_mask = encoder(features, mask)
+        alone, _ = encoder.forward_layers(*_inputs(extractor, waves[:1]))
+    assert torch.equal(layer_mask, hidden_mask)
+    assert layers.shape == (encoder.num_layers, *hidden.shape)
+    assert torch.equal(layers[-1], hidden)  # forward is the same computation
+    assert layers.masked_select(hidden_mask[None, ..., None].eq(0)).eq(0).all()
+    n = alone.shape[2]
+    torch.testing.assert_close(layers[:, 0, :n], alone[:, 0], rtol=0, atol=1e-5)
+    # the first layer's output is taken before the final norm: it is not normalised
+    normed = encoder.model.layer_norm(layers[0, 0, :n])
+    assert not torch.allclose(layers[0, 0, :n], normed)
