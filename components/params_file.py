@@ -7,7 +7,7 @@ import) must leave everything else byte for byte, and must never leave an invali
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,12 @@ def assign(node: Any, key: str, value: Any) -> None:
         node[key] = value
 
 
-def update_params(path: str | Path, updates: Mapping[str, Any]) -> Params:
-    """Set dotted keys (``{"prepare.corpus": {...}}``) in ``path``; validated before it is written."""
+def update_params(path: str | Path, updates: Mapping[str, Any], replace: Collection[str] = ()) -> Params:
+    """Set dotted keys (``{"prepare.corpus": {...}}``) in ``path``; validated before it is written.
+
+    A mapping merges into the one there, except for the dotted keys in ``replace``, which it replaces
+    whole (an adapter of another kind must not keep the old one's options).
+    """
     path = Path(path)
     round_trip = round_trip_yaml()
     try:
@@ -59,7 +63,10 @@ def update_params(path: str | Path, updates: Mapping[str, Any]) -> Params:
             if not isinstance(node.get(key), Mapping):
                 node[key] = CommentedMap()
             node = node[key]
-        assign(node, leaf, value)
+        if dotted in replace:
+            node[leaf] = value
+        else:
+            assign(node, leaf, value)
     buffer = io.StringIO()
     round_trip.dump(document, buffer)
     params = parse_params(yaml.safe_load(buffer.getvalue()), str(path))

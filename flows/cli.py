@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from components.config import RECIPES
 from flows.command_line import Workspace, fail
 from flows.data_cli import data_app
 from flows.environment import apply_local_defaults
@@ -17,7 +18,6 @@ from flows.environment import apply_local_defaults
 app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-RECIPES = ("blsp",)
 KEY_METRICS = {
     "CER speech": "eval.asr.speech.all.cer",
     "CER shuffled": "eval.asr.shuffled.all.cer",
@@ -43,18 +43,25 @@ def registry(workspace: Path) -> tuple[object, str]:
 @app.command()
 def retrain(
     workspace: Workspace = Path("."),
-    recipe: Annotated[str, typer.Option(help=f"Method recipe: {', '.join(RECIPES)}.")] = "blsp",
+    recipe: Annotated[
+        str | None,
+        typer.Option(help=f"Apply this recipe's preset to params.yaml first: {', '.join(RECIPES)}."),
+    ] = None,
     stage_timeout: Annotated[float | None, typer.Option(help="Seconds each stage may run.")] = None,
 ) -> None:
     """Run the pipeline as a Prefect flow and register a new model version if anything changed."""
-    if recipe not in RECIPES:
+    if recipe is not None and recipe not in RECIPES:
         fail(f"--recipe {recipe!r} is not a recipe; choose from {', '.join(RECIPES)}")
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
     from components.config import ParamsError, load_params
+    from components.recipes.presets import apply_recipe
     from components.stages.pipeline import StageFailed
 
     try:
+        if recipe is not None:
+            apply_recipe(workspace / "params.yaml", recipe)
+            typer.echo(f"params.yaml: recipe {recipe} (targets and train set from its preset)")
         load_params(workspace / "params.yaml")
     except ParamsError as exc:
         fail(str(exc))
@@ -62,7 +69,7 @@ def retrain(
 
     start = time.perf_counter()
     try:
-        result = retrain_flow(workspace=str(workspace), recipe=recipe, stage_timeout_s=stage_timeout)
+        result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
     except StageFailed as exc:
         fail(f"{exc}\nnothing was registered")
     ran = result["stages_run"]

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components.config import load_params
+from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
 from components.stages.pipeline import STAGES, StageRun, push, repro
@@ -81,16 +82,22 @@ def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
 
 @flow(name="retrain", log_prints=True)
 def retrain(
-    workspace: str = ".", recipe: str = "blsp", stage_timeout_s: float | None = None
+    workspace: str = ".", recipe: str | None = None, stage_timeout_s: float | None = None
 ) -> dict[str, Any]:
-    """Run prepare → validate → targets → train → evaluate → export, then register what is new."""
+    """Run prepare → validate → targets → train → evaluate → export, then register what is new.
+
+    ``recipe`` first applies that recipe's preset to ``params.yaml``; either way the version is tagged
+    with the recipe ``params.yaml`` names, which is what was run.
+    """
+    if recipe is not None:
+        apply_recipe(Path(workspace) / "params.yaml", recipe)
     params = load_params(Path(workspace) / "params.yaml")
     timeout = stage_timeout_s or params.registry.stage_timeout_s
     runs = run_stages(workspace, timeout)
     push_task(workspace, timeout)
     lineage = lineage_task(workspace)
     run_id = flow_run.get_id()
-    registration = register_task(workspace, lineage, recipe, str(run_id) if run_id else None)
+    registration = register_task(workspace, lineage, params.recipe, str(run_id) if run_id else None)
     create_markdown_artifact(summary_markdown(runs, registration), key="retrain-summary")
     return {
         "stages": [r.__dict__ for r in runs],

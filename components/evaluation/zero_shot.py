@@ -53,13 +53,13 @@ def build_queries(utterances: Sequence[Utterance], params: EvaluateParams) -> li
     ]
 
 
-def check_zero_shot(params: EvaluateParams, training_instructions: set[str]) -> None:
-    """Refuse to call an evaluation zero-shot when its instruction was seen in training."""
-    used = {params.asr_instruction, params.st_instruction, params.intent_instruction}
-    seen = used & training_instructions
+def check_zero_shot(queries: Sequence[Query], training_instructions: set[str]) -> None:
+    """Refuse to call an evaluation zero-shot when one of its instructions was seen in training."""
+    seen = sorted({q.instruction for q in queries} & training_instructions)
     if seen:
         raise ValueError(
-            f"evaluate: instruction {sorted(seen)[0]!r} is used in training, so it is not zero-shot"
+            f"evaluate: instruction {seen[0]!r} is used in training, so it is not zero-shot; "
+            "choose another wording in params.yaml evaluate"
         )
 
 
@@ -105,7 +105,9 @@ def answer(
             "text": trained.text_slots([q.utterance.text for q in batch]),
         }
         for condition, condition_slots in slots.items():
-            outputs[condition].extend(trained.generate(instructions, condition_slots, params.max_new_tokens))
+            # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
+            model = untrained if condition == "untrained" else trained
+            outputs[condition].extend(model.generate(instructions, condition_slots, params.max_new_tokens))
     return outputs
 
 

@@ -8,8 +8,9 @@ so both kinds of input share every other token.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from components.modeling.adapters import BlspAdapter, BlspAdapterConfig
-from components.modeling.encoder import SpeechEncoder, length_mask
+from components.modeling.adapter_output import AdapterOutput
+from components.modeling.adapter_registry import DERIVED_FIELDS, adapter_from_config, build_adapter
+from components.modeling.encoder import SpeechEncoder, encoder_features, length_mask, speech_encoder
+from components.modeling.layer_mix import LayerWeightedSum
 from components.modeling.prompts import BLSP_TEMPLATE, prompt_ids, target_ids, text_ids
 
 IGNORE_INDEX = -100
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter.safetensors"
+LAYER_WEIGHTS = "layer_weights.safetensors"
+LORA_DIR = "lora"
 
 
 @dataclass
@@ -37,16 +42,8 @@ class SplicedBatch:
 
 
 def extract_features(feature_extractor: Any, waveform: np.ndarray) -> np.ndarray:
-    """Log-mel features (n_mels, T) of one clip, unpadded: batches are padded by :func:`collate_features`."""
-    out = feature_extractor(
-        waveform,
-        sampling_rate=feature_extractor.sampling_rate,
-        padding="longest",
-        return_attention_mask=False,
-        return_tensors="np",
-    )
-    frames = max(1, len(waveform) // feature_extractor.hop_length)
-    return out["input_features"][0][:, :frames].astype(np.float32)
+    """Features (C, T) of one clip, unpadded: batches are padded by :func:`collate_features`."""
+    return encoder_features(feature_extractor, waveform)
 
 
 def collate_features(features: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,24 +56,72 @@ def collate_features(features: Sequence[np.ndarray]) -> tuple[torch.Tensor, torc
 
 
 class SpeechPath(nn.Module):
-    """Frozen encoder → adapter: the part exported to ONNX. Features + mask → speech embeddings + mask."""
+    """Frozen encoder → (layer mix) → adapter: the part exported to ONNX."""
 
-    def __init__(self, encoder: SpeechEncoder, adapter: BlspAdapter) -> None:
+    def __init__(
+        self, encoder: SpeechEncoder, adapter: nn.Module, layer_mix: LayerWeightedSum | None = None
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.adapter = adapter
+        self.layer_mix = layer_mix
+
+    def encode(
+        self, features: torch.Tensor, feature_mask: torch.Tensor, target_lengths: torch.Tensor | None = None
+    ) -> AdapterOutput:
+        """Speech embeddings, their mask and (CIF) the frame weights; ``target_lengths`` scales CIF."""
+        if self.layer_mix is None:
+            hidden, mask = self.encoder(features, feature_mask)  # (B, T', D_enc)
+        else:
+            layers, mask = self.encoder.forward_layers(features, feature_mask)
+            hidden = self.layer_mix(layers)
+        return self.adapter(hidden, mask, target_lengths)
 
     def forward(
         self, features: torch.Tensor, feature_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden, mask = self.encoder(features, feature_mask)  # (B, T', D_enc)
-        return self.adapter(hidden, mask)  # (B, S, D_llm), (B, S)
+        out = self.encode(features, feature_mask)
+        return out.embeds, out.mask  # (B, S, D_llm), (B, S)
 
 
-def initial_adapter(config: BlspAdapterConfig, seed: int) -> BlspAdapter:
-    """A freshly initialised adapter; the same config and seed give the same weights."""
+@dataclass(frozen=True)
+class AdapterSpec:
+    """What a fresh adapter is: its kind, whether it mixes encoder layers, and its own options."""
+
+    kind: str = "conv_glu"
+    layer_weighted: bool = False
+    options: dict[str, Any] | None = None
+
+    @classmethod
+    def from_params(cls, params: Any | None) -> AdapterSpec:
+        if params is None:
+            return cls()
+        return cls(params.kind, params.layer_weighted, params.options())
+
+
+def initial_trainables(
+    spec: AdapterSpec, sizes: dict[str, Any], num_layers: int, seed: int
+) -> tuple[nn.Module, LayerWeightedSum | None]:
+    """A freshly initialised adapter (and layer mix); the same spec and seed give the same weights."""
     torch.manual_seed(seed)
-    return BlspAdapter(config)
+    adapter = build_adapter(spec.kind, sizes, spec.options or {})
+    return adapter, LayerWeightedSum(num_layers) if spec.layer_weighted else None
+
+
+def add_lora(llm: nn.Module, lora: Any, seed: int) -> nn.Module:
+    """Wrap the LLM with peft LoRA on ``lora.target_modules``; only the LoRA weights are trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(llm, config)
 
 
 class PromptedLLM(nn.Module):
@@ -132,14 +177,24 @@ class PromptedLLM(nn.Module):
 
     # -- training and generation ----------------------------------------------------------------
 
+    def llm_scope(self) -> contextlib.AbstractContextManager:
+        """The context every LLM call runs in (a subclass may switch LoRA off in it)."""
+        return contextlib.nullcontext()
+
+    def logits(self, batch: SplicedBatch) -> torch.Tensor:
+        """LLM logits (B, L, V) over a spliced batch."""
+        with self.llm_scope():
+            return self.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits
+
     def loss(
         self, instructions: Sequence[str], slots: Sequence[torch.Tensor], targets: Sequence[str]
     ) -> torch.Tensor:
         """Mean cross-entropy over target tokens only (prompt, speech and padding are ignored)."""
         batch = self.splice(instructions, slots, targets, padding_side="right")
-        out = self.llm(
-            inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels
-        )
+        with self.llm_scope():
+            out = self.llm(
+                inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels
+            )
         return out.loss
 
     @torch.no_grad()
@@ -148,78 +203,94 @@ class PromptedLLM(nn.Module):
     ) -> list[str]:
         """Greedy decoding of a left-padded batch; returns the generated text of each example."""
         batch = self.splice(instructions, slots, padding_side="left")
-        out = self.llm.generate(
-            inputs_embeds=batch.inputs_embeds,
-            attention_mask=batch.attention_mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
+        with self.llm_scope():
+            out = self.llm.generate(
+                inputs_embeds=batch.inputs_embeds,
+                attention_mask=batch.attention_mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
 
 class SpeechLLM(PromptedLLM):
-    """Frozen encoder + trainable adapter + frozen LLM, with one prompt splice for every use."""
+    """Frozen encoder + trainable adapter (+ layer mix, + LoRA) + frozen LLM, one prompt splice for all."""
 
     def __init__(
         self,
-        encoder: SpeechEncoder,
-        adapter: BlspAdapter,
+        speech: SpeechPath,
         llm: nn.Module,
         tokenizer: Any,
         feature_extractor: Any,
         sources: dict[str, str],
         template: str = BLSP_TEMPLATE,
+        spec: AdapterSpec = AdapterSpec(),
+        seed: int = 0,
     ) -> None:
         super().__init__(llm, tokenizer, template)
-        self.speech = SpeechPath(encoder, adapter)
+        self.speech = speech
         self.feature_extractor = feature_extractor
         self.sources = dict(sources)
-        for module in (self.speech.encoder, self.llm):
-            module.requires_grad_(False)
+        self.spec = spec
+        self.seed = seed
+        self.lora_active = True
+        self.speech.encoder.requires_grad_(False)
+        if not self.has_lora:
+            self.llm.requires_grad_(False)
         self.train(False)
 
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
     def from_base(
-        cls, encoder_source: str, llm_source: str, adapter_kwargs: dict[str, Any] | None = None, seed: int = 0
+        cls,
+        encoder_source: str,
+        llm_source: str,
+        adapter: Any | None = None,
+        lora: Any | None = None,
+        seed: int = 0,
     ) -> SpeechLLM:
-        """A fresh adapter between base models loaded by id or path."""
+        """A fresh adapter (``adapter``: AdapterParams, default conv_glu) between base models."""
         from components.modeling.base_models import load_encoder, load_llm
 
-        whisper, extractor = load_encoder(encoder_source)
+        encoder_model, extractor = load_encoder(encoder_source)
         llm, tokenizer = load_llm(llm_source)
-        encoder = SpeechEncoder(whisper)
-        embed_rms = float(llm.get_input_embeddings().weight.detach().pow(2).mean().sqrt())
-        config = BlspAdapterConfig(
-            input_size=encoder.hidden_size,
-            output_size=llm.get_input_embeddings().embedding_dim,
-            output_scale=embed_rms,
-            **(adapter_kwargs or {}),
-        )
-        return cls(
-            encoder,
-            initial_adapter(config, seed),
-            llm,
-            tokenizer,
-            extractor,
-            {"encoder": encoder_source, "llm": llm_source},
-        )
+        encoder = speech_encoder(encoder_model)
+        spec = AdapterSpec.from_params(adapter)
+        trainables = initial_trainables(spec, adapter_sizes(encoder, llm), encoder.num_layers, seed)
+        if lora is not None:
+            llm = add_lora(llm, lora, seed)
+        sources = {"encoder": encoder_source, "llm": llm_source}
+        return cls(SpeechPath(encoder, *trainables), llm, tokenizer, extractor, sources, spec=spec, seed=seed)
+
+    @property
+    def has_lora(self) -> bool:
+        return hasattr(self.llm, "peft_config")
 
     def save_pretrained(self, out_dir: str | Path) -> None:
-        """Write only the trainable adapter (safetensors) and what is needed to rebuild the rest."""
+        """Write only what was trained (adapter, layer weights, LoRA in peft's format) and the sources."""
         from safetensors.torch import save_file
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.speech.adapter.state_dict().items()}
-        save_file(state, out_dir / ADAPTER_WEIGHTS, metadata={"format": "pt"})
+
+        def tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+            return {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+
+        save_file(tensors(self.speech.adapter), out_dir / ADAPTER_WEIGHTS, metadata={"format": "pt"})
+        if self.speech.layer_mix is not None:
+            save_file(tensors(self.speech.layer_mix), out_dir / LAYER_WEIGHTS, metadata={"format": "pt"})
+        if self.has_lora:
+            self.llm.save_pretrained(out_dir / LORA_DIR)
         config = {
-            "adapter_type": "blsp",
+            "adapter_type": self.spec.kind,
             "adapter": self.speech.adapter.config.to_dict(),
+            "layer_weighted": self.speech.layer_mix is not None,
+            "lora": self.has_lora,
+            "seed": self.seed,
             "base_models": self.sources,
             "template": self.template,
         }
@@ -237,36 +308,68 @@ class SpeechLLM(PromptedLLM):
         adapter_dir = Path(adapter_dir)
         config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
         sources = {**config["base_models"], **(base_overrides or {})}
-        whisper, extractor = load_encoder(sources["encoder"])
+        encoder_model, extractor = load_encoder(sources["encoder"])
         llm, tokenizer = load_llm(sources["llm"])
-        adapter = BlspAdapter(BlspAdapterConfig(**config["adapter"]))
+        encoder = speech_encoder(encoder_model)
+        kind = config.get("adapter_type", "conv_glu")
+        adapter = adapter_from_config(kind, config["adapter"])
         adapter.load_state_dict(load_file(adapter_dir / ADAPTER_WEIGHTS))
-        return cls(SpeechEncoder(whisper), adapter, llm, tokenizer, extractor, sources, config["template"])
+        layer_mix = None
+        if config.get("layer_weighted"):
+            layer_mix = LayerWeightedSum(encoder.num_layers)
+            layer_mix.load_state_dict(load_file(adapter_dir / LAYER_WEIGHTS))
+        if config.get("lora"):
+            from peft import PeftModel
 
-    def with_adapter(self, adapter: BlspAdapter) -> SpeechLLM:
-        """The same frozen encoder and LLM (shared, not copied) behind another adapter."""
-        return SpeechLLM(
-            self.speech.encoder,
-            adapter,
+            llm = PeftModel.from_pretrained(llm, adapter_dir / LORA_DIR)
+        options = {k: v for k, v in config["adapter"].items() if k not in DERIVED_FIELDS}
+        spec = AdapterSpec(kind, layer_mix is not None, options)
+        speech = SpeechPath(encoder, adapter, layer_mix)
+        return cls(
+            speech, llm, tokenizer, extractor, sources, config["template"], spec, config.get("seed", 0)
+        )
+
+    def untrained(self, seed: int | None = None) -> SpeechLLM:
+        """The trainables as initialised (LoRA off): the control that shows what training added."""
+        seed = self.seed if seed is None else seed
+        sizes = {name: getattr(self.speech.adapter.config, name) for name in DERIVED_FIELDS}
+        trainables = initial_trainables(self.spec, sizes, self.speech.encoder.num_layers, seed)
+        control = SpeechLLM(
+            SpeechPath(self.speech.encoder, *trainables),
             self.llm,
             self.tokenizer,
             self.feature_extractor,
             self.sources,
             self.template,
+            self.spec,
+            seed,
         )
-
-    def untrained(self, seed: int) -> SpeechLLM:
-        """This model's adapter as it was before training: the control that shows what training added."""
-        return self.with_adapter(initial_adapter(self.speech.adapter.config, seed))
+        control.lora_active = False
+        return control
 
     # -- frozen modules stay in eval mode ---------------------------------------------------------
 
     def train(self, mode: bool = True) -> SpeechLLM:
-        """Only the adapter follows ``mode``: the frozen encoder and LLM always run in eval mode."""
+        """Only the trainables follow ``mode``: the frozen encoder and LLM always run in eval mode."""
         super().train(mode)
         self.speech.encoder.eval()
         self.llm.eval()
         return self
+
+    @contextlib.contextmanager
+    def llm_scope(self) -> Iterator[None]:
+        """LoRA switched off for the untrained control, which shares the LLM with the trained model."""
+        if self.has_lora and not self.lora_active:
+            with self.llm.disable_adapter():
+                yield
+        else:
+            yield
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by group: what a training phase may put in its optimiser."""
+        layers = list(self.speech.layer_mix.parameters()) if self.speech.layer_mix is not None else []
+        lora = [p for n, p in self.llm.named_parameters() if "lora_" in n] if self.has_lora else []
+        return {"adapter": list(self.speech.adapter.parameters()), "layers": layers, "lora": lora}
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
@@ -276,7 +379,23 @@ class SpeechLLM(PromptedLLM):
     def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
 
-    def speech_slots(self, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
+    def speech_slots(
+        self, features: torch.Tensor, feature_mask: torch.Tensor, target_lengths: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
         """Speech embeddings per clip, trimmed to its true length: a list of (S_i, H)."""
-        embeds, mask = self.speech(features, feature_mask)
-        return [embeds[i, : int(mask[i].sum())] for i in range(embeds.shape[0])]
+        return trim(self.speech.encode(features, feature_mask, target_lengths))
+
+
+def trim(out: AdapterOutput) -> list[torch.Tensor]:
+    """Per-clip embeddings without their padding."""
+    return [out.embeds[i, : int(out.mask[i].sum())] for i in range(out.embeds.shape[0])]
+
+
+def adapter_sizes(encoder: nn.Module, llm: nn.Module) -> dict[str, Any]:
+    """The adapter's derived sizes: encoder width in, LLM width out, LLM embedding RMS as output gain."""
+    table = llm.get_input_embeddings().weight.detach()
+    return {
+        "input_size": encoder.hidden_size,
+        "output_size": table.shape[1],
+        "output_scale": float(table.pow(2).mean().sqrt()),
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 from components.atomic import write_json, write_text
 from components.config import Params
 from components.data.features import utterance_features
-from components.data.manifest import DATA_ROOT, read_manifest, write_rows
+from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
 from components.evaluation.transfer import format_markdown, transfer_summary
 from components.evaluation.zero_shot import (
     answer,
@@ -20,7 +20,7 @@ from components.evaluation.zero_shot import (
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.workspace import ADAPTER_DIR, VALIDATED_DIR
+from components.workspace import ADAPTER_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
@@ -29,10 +29,11 @@ TRANSFER_REPORT = Path("reports/eval/transfer.md")
 
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
-    check_zero_shot(params.evaluate, {params.targets.instruction})
+    utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
+    queries = build_queries(utterances, params.evaluate)
+    check_zero_shot(queries, {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")})
     trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
     models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
-    utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
     features = dict(
         zip(
             (u.id for u in utterances),
@@ -40,7 +41,6 @@ def main(params: Params) -> None:
             strict=True,
         )
     )
-    queries = build_queries(utterances, params.evaluate)
     partners = shuffled_partners(utterances, params.evaluate.shuffle_seed)
     outputs = answer(models, queries, features, partners, params.evaluate)
     report = score(queries, outputs)
@@ -48,7 +48,9 @@ def main(params: Params) -> None:
     markdown = format_markdown(transfer, report)
     write_rows(PREDICTIONS, prediction_rows(queries, outputs))
     write_text(TRANSFER_REPORT, markdown)
-    write_json(METRICS, {"split": params.evaluate.split, **report, "transfer": transfer})
+    write_json(
+        METRICS, {"recipe": params.recipe, "split": params.evaluate.split, **report, "transfer": transfer}
+    )
     print(
         f"evaluate: zero-shot transfer on the {params.evaluate.split} split ({len(utterances)} utterances)\n"
     )

@@ -15,7 +15,7 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.plots import plot_loss
-from components.training.trainer import Example, train_adapter
+from components.training.trainer import Example, train_recipe
 from components.workspace import ADAPTER_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/train.json")
@@ -33,16 +33,19 @@ def load_examples(model: SpeechLLM, split: str) -> list[Example]:
     ordered = [utterances[row["id"]] for row in targets]
     features = utterance_features(model.feature_extractor, ordered, DATA_ROOT)
     return [
-        Example(row["id"], feats, row["instruction"], row["target"])
+        Example(row["id"], feats, row["instruction"], row["target"], row["task"], utterances[row["id"]].text)
         for row, feats in zip(targets, features, strict=True)
     ]
 
 
 def loss_csv(steps: list[dict[str, float]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["step", "loss", "lr"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=["step", "phase", "loss", "lr"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows({"step": s["step"], "loss": f"{s['loss']:.6f}", "lr": f"{s['lr']:.8f}"} for s in steps)
+    writer.writerows(
+        {"step": s["step"], "phase": s["phase"], "loss": f"{s['loss']:.6f}", "lr": f"{s['lr']:.8f}"}
+        for s in steps
+    )
     return buffer.getvalue()
 
 
@@ -50,15 +53,16 @@ def main(params: Params) -> None:
     seed_everything(params.train.seed)
     sources = read_sources()
     model = SpeechLLM.from_base(
-        sources.encoder, sources.llm, params.train.adapter.model_dump(), params.train.seed
+        sources.encoder, sources.llm, params.train.adapter, params.train.lora, params.train.seed
     )
     train, dev = load_examples(model, "train"), load_examples(model, "dev")
-    result = train_adapter(model, train, dev, params.train)
+    result = train_recipe(model, train, dev, params.train)
     with atomic_directory(ADAPTER_DIR) as tmp:
         model.save_pretrained(tmp)
     write_text(LOSS_LOG, loss_csv(result.steps))
     plot_loss(result.steps, LOSS_PLOT)
     summary = {
+        "recipe": params.recipe,
         **result.summary(),
         "trainable_parameters": sum(p.numel() for p in model.trainable_parameters()),
     }

@@ -1,97 +1,210 @@
-"""Adapter training: only trainable parameters reach the optimiser; frozen modules stay in eval mode."""
+"""Recipe training: phases in order, each with its own tasks, losses and trainable groups.
+
+Only the parameters of a phase's groups reach its optimiser; frozen modules stay in eval mode. Each
+phase's objective is measured on held-out dev examples before any training (the untrained adapter)
+and after the last phase, so every recipe reports whether it improved what it optimised.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from components.config import TrainParams
+from components.config import PhaseParams, TrainParams
 from components.modeling.speech_llm import SpeechLLM, collate_features
+from components.training.objective import batch_objective
 from components.training.schedule import OptimiserSettings, optimise
+
+ALL_TASKS = "*"
 
 
 @dataclass(frozen=True)
 class Example:
-    """One training example: features of the clip, the instruction, and the target text."""
+    """One training example: the clip's features, its transcript, and one target row."""
 
     id: str
     features: np.ndarray
     instruction: str
     target: str
+    task: str
+    text: str
 
 
 @dataclass
-class TrainResult:
+class PhaseResult:
+    name: str
     steps: list[dict[str, float]] = field(default_factory=list)
-    dev_loss_before: float = float("nan")
-    dev_loss_after: float = float("nan")
+    dev_before: dict[str, float] = field(default_factory=dict)
+    dev_after: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, float | dict[str, float]]:
         last = self.steps[-10:]
         return {
             "steps": len(self.steps),
             "final_train_loss": float(np.mean([s["loss"] for s in last])) if last else float("nan"),
-            "dev_loss_before": self.dev_loss_before,
-            "dev_loss_after": self.dev_loss_after,
-            "train_seconds": round(self.seconds, 2),
+            "dev_before": self.dev_before,
+            "dev_after": self.dev_after,
+            "seconds": round(self.seconds, 2),
         }
 
 
-def batch_loss(model: SpeechLLM, batch: Sequence[Example]) -> torch.Tensor:
+@dataclass
+class TrainResult:
+    phases: list[PhaseResult] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[dict[str, float]]:
+        """Every phase's steps on one running step axis (for the loss curve)."""
+        out, offset = [], 0
+        for phase in self.phases:
+            out += [{**s, "step": s["step"] + offset, "phase": phase.name} for s in phase.steps]
+            offset += len(phase.steps)
+        return out
+
+    def summary(self) -> dict[str, object]:
+        final = self.phases[-1]
+        return {
+            "steps": sum(len(p.steps) for p in self.phases),
+            "dev_loss_before": final.dev_before.get("objective", float("nan")),
+            "dev_loss_after": final.dev_after.get("objective", float("nan")),
+            "train_seconds": round(sum(p.seconds for p in self.phases), 2),
+            "phases": {p.name: p.summary() for p in self.phases},
+        }
+
+
+def phase_examples(examples: Sequence[Example], phase: PhaseParams) -> list[Example]:
+    """The examples of the phase's tasks (``*`` = every task), first ``examples`` of them if few-shot."""
+    wanted = set(phase.tasks)
+    chosen = [e for e in examples if ALL_TASKS in wanted or e.task in wanted]
+    return chosen[: phase.examples] if phase.examples else chosen
+
+
+def check_phase_tasks(phases: Sequence[PhaseParams], examples: Sequence[Example]) -> None:
+    """Every task a phase names must have training examples; say which tasks there are otherwise."""
+    present = sorted({e.task for e in examples})
+    for phase in phases:
+        missing = sorted(set(phase.tasks) - {ALL_TASKS} - set(present))
+        if missing:
+            raise ValueError(
+                f"train.phases.{phase.name}.tasks: no training targets of task(s) {missing}; "
+                f"the targets have {present}"
+            )
+
+
+def task_sampler(
+    examples: Sequence[Example], weights: dict[str, float], batch_size: int, seed: int
+) -> Callable[[int], list[Example]]:
+    """Batches whose every row picks a task by its weight, then that task's next example.
+
+    Each task cycles through its own seeded permutations, so a rare task is not starved and a common
+    one is not repeated before all of it has been seen.
+    """
+    by_task: dict[str, list[Example]] = {}
+    for example in examples:
+        by_task.setdefault(example.task, []).append(example)
+    tasks = sorted(by_task)
+    if ALL_TASKS in weights:
+        probabilities = np.array([weights.get(t, weights[ALL_TASKS]) for t in tasks], dtype=float)
+    else:
+        probabilities = np.array([weights[t] for t in tasks], dtype=float)
+    probabilities /= probabilities.sum()
+    generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    queues: dict[str, list[int]] = {t: [] for t in tasks}
+
+    def next_batch(_: int) -> list[Example]:
+        batch = []
+        for task in rng.choice(tasks, size=batch_size, p=probabilities):
+            queue = queues[task]
+            if not queue:
+                queue.extend(torch.randperm(len(by_task[task]), generator=generator).tolist())
+            batch.append(by_task[task][queue.pop(0)])
+        return batch
+
+    return next_batch
+
+
+def batch_loss(
+    model: SpeechLLM, batch: Sequence[Example], losses: dict[str, float], params: TrainParams
+) -> dict[str, torch.Tensor]:
     features, mask = collate_features([e.features for e in batch])
-    slots = model.speech_slots(features, mask)
-    return model.loss([e.instruction for e in batch], slots, [e.target for e in batch])
+    return batch_objective(
+        model,
+        features,
+        mask,
+        [e.instruction for e in batch],
+        [e.target for e in batch],
+        [e.text for e in batch],
+        losses,
+        params.kl_temperature,
+        params.eot_weight,
+    )
 
 
 @torch.no_grad()
-def mean_loss(model: SpeechLLM, examples: Sequence[Example], batch_size: int) -> float:
-    """Token-weighted enough for monitoring: the mean of batch losses over a fixed order."""
+def dev_objective(
+    model: SpeechLLM, examples: Sequence[Example], losses: dict[str, float], params: TrainParams
+) -> dict[str, float]:
+    """Each loss term and the weighted objective, averaged over dev batches in a fixed order."""
     if not examples:
-        return float("nan")
+        return {}
     was_training = model.training
     model.eval()
-    losses = [
-        float(batch_loss(model, examples[i : i + batch_size])) for i in range(0, len(examples), batch_size)
-    ]
+    totals: dict[str, list[float]] = {}
+    for start in range(0, len(examples), params.batch_size):
+        terms = batch_loss(model, examples[start : start + params.batch_size], losses, params)
+        for name, value in terms.items():
+            totals.setdefault(name, []).append(float(value))
     model.train(was_training)
-    return float(np.mean(losses))
+    return {name: float(np.mean(values)) for name, values in totals.items()}
 
 
-def train_adapter(
+def train_recipe(
     model: SpeechLLM,
     train: Sequence[Example],
     dev: Sequence[Example],
     params: TrainParams,
     progress: bool = True,
 ) -> TrainResult:
-    """AdamW over the adapter with warm-up + cosine; batches drawn by a seeded permutation."""
+    """Run ``params.phases`` in order on the same trainables; AdamW with warm-up + cosine per phase."""
     if not train:
         raise ValueError("train: no training examples (is the train split empty?)")
-    result = TrainResult(dev_loss_before=mean_loss(model, dev, params.batch_size))
-    generator = torch.Generator().manual_seed(params.seed)
-    order: list[int] = []
+    check_phase_tasks(params.phases, train)
+    groups = model.parameter_groups()
+    results = [
+        PhaseResult(p.name, dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params))
+        for p in params.phases
+    ]
+    for index, (phase, result) in enumerate(zip(params.phases, results, strict=True)):
+        parameters = [p for group in phase.train for p in groups[group]]
+        for name, members in groups.items():  # a group outside this phase gets no gradient at all
+            for parameter in members:
+                parameter.requires_grad_(name in phase.train)
+        if not parameters:
+            raise ValueError(
+                f"train.phases.{phase.name}.train: {phase.train} has no parameters in this model"
+            )
+        examples = phase_examples(train, phase)
+        sampler = task_sampler(examples, phase.tasks, params.batch_size, params.seed + index)
+        settings = OptimiserSettings(
+            phase.steps, phase.lr or params.lr, params.weight_decay, params.warmup_steps, params.grad_clip
+        )
 
-    def next_batch_loss(_: int) -> torch.Tensor:
-        if len(order) < params.batch_size:
-            order.extend(torch.randperm(len(train), generator=generator).tolist())
-        batch = [train[i] for i in order[: params.batch_size]]
-        del order[: params.batch_size]
-        return batch_loss(model, batch)
+        def step_loss(step: int, phase: PhaseParams = phase, sampler=sampler) -> torch.Tensor:
+            return batch_loss(model, sampler(step), phase.losses, params)["objective"]
 
-    settings = OptimiserSettings(
-        params.steps, params.lr, params.weight_decay, params.warmup_steps, params.grad_clip
-    )
-    start = time.perf_counter()
-    model.train()
-    result.steps = optimise(
-        model.trainable_parameters(), next_batch_loss, settings, "training adapter", progress
-    )
-    model.eval()
-    result.seconds = time.perf_counter() - start
-    result.dev_loss_after = mean_loss(model, dev, params.batch_size)
-    return result
+        start = time.perf_counter()
+        model.train()
+        result.steps = optimise(parameters, step_loss, settings, f"training: {phase.name}", progress)
+        model.eval()
+        result.seconds = time.perf_counter() - start
+    for parameter in (p for members in groups.values() for p in members):
+        parameter.requires_grad_(True)
+    for phase, result in zip(params.phases, results, strict=True):
+        result.dev_after = dev_objective(model, phase_examples(dev, phase), phase.losses, params)
+    return TrainResult(results)

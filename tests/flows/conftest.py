@@ -26,7 +26,7 @@ TINY_PARAMS = {
     },
     "targets": {"max_new_tokens": 8},
     "train": {
-        "steps": 12,
+        "phases": [{"name": "align", "steps": 12, "tasks": {"continuation": 1.0}, "train": ["adapter"]}],
         "batch_size": 4,
         "warmup_steps": 2,
         "adapter": {"conv_layers": 2, "conv_channels": 64, "bottleneck": 64},

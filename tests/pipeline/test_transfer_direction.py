@@ -27,7 +27,11 @@ REDUCED = {
         "test_share": 0.1,
         "text_skills": {"steps": 1500, "extra_sentences": 3000, "check_sentences": 8},
     },
-    "train": {"steps": 1000, "batch_size": 32, "warmup_steps": 100},
+    "train": {
+        "batch_size": 32,
+        "warmup_steps": 100,
+        "phases": [{"name": "align", "steps": 1000, "tasks": {"continuation": 1.0}, "train": ["adapter"]}],
+    },
 }
 
 

@@ -15,7 +15,8 @@ def test_defaults_parse_from_an_empty_mapping_and_from_none() -> None:
     assert parse_params({}) == Params()
     assert parse_params(None) == Params()  # type: ignore[arg-type]
     params = parse_params({})
-    assert params.train.adapter.kernel_size == 5 and params.train.adapter.conv_layers == 3
+    assert params.recipe == "blsp" and params.train.adapter.kind == "conv_glu"
+    assert params.train.adapter.options() == {} and params.train.lora is None
     assert params.validate.sample_rate == params.prepare.sample_rate == 16000
     assert params.export.provider == "CPUExecutionProvider"
 
@@ -52,7 +53,7 @@ def test_unknown_key_error_names_the_dotted_key(raw, key) -> None:
             {"prepare": {"base_models": {"tiny_llm": {"vocab_size": 10}}}},
             "prepare.base_models.tiny_llm.vocab_size",
         ),
-        ({"targets": {"recipe": "nope"}}, "targets.recipe"),
+        ({"recipe": "nope"}, "recipe"),
         ({"validate": {"audio": {"too_long": "truncate"}}}, "validate.audio.too_long"),
         ({"validate": {"audio": {"resample": "sometimes"}}}, "validate.audio.resample"),
         ({"validate": {"max_quarantine_share": 1.5}}, "validate.max_quarantine_share"),

@@ -20,6 +20,8 @@ def _examples(model, count: int = 4, seed: int = 0):
                 features=extract_features(model.feature_extractor, wave),
                 instruction="Repeat the speech.",
                 target=targets[index % len(targets)],
+                task="asr",
+                text=targets[index % len(targets)],
             )
         )
     return examples
@@ -68,6 +70,7 @@ def test_encoder_and_llm_parameters_do_not_require_grad_and_trainable_parameters
 def test_optimiser_step_changes_only_adapter_weights(fresh_model) -> None:
     import torch
 
+    from components.config import TrainParams
     from components.training.trainer import batch_loss
 
     model = fresh_model
@@ -75,7 +78,7 @@ def test_optimiser_step_changes_only_adapter_weights(fresh_model) -> None:
     adapter_before = {k: v.clone() for k, v in model.speech.adapter.state_dict().items()}
     optimiser = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2, weight_decay=0.05)
     model.train()
-    loss = batch_loss(model, _examples(model, count=2))
+    loss = batch_loss(model, _examples(model, count=2), {"ce": 1.0}, TrainParams())["objective"]
     loss.backward()
     assert all(p.grad is None for p in model.speech.encoder.parameters())
     assert all(p.grad is None for p in model.llm.parameters())
@@ -89,13 +92,13 @@ def test_optimiser_step_changes_only_adapter_weights(fresh_model) -> None:
     assert any(not torch.equal(adapter_before[k], adapter_after[k]) for k in adapter_before)
 
 
-def test_train_adapter_runs_frozen_modules_in_eval_and_updates_only_the_adapter(fresh_model) -> None:
+def test_training_runs_frozen_modules_in_eval_and_updates_only_the_adapter(fresh_model) -> None:
     import math
 
     import torch
 
     from components.config import TrainParams
-    from components.training.trainer import train_adapter
+    from components.training.trainer import train_recipe
 
     model = fresh_model
     seen: dict[str, set[bool]] = {"encoder": set(), "llm": set(), "adapter": set()}
@@ -109,9 +112,11 @@ def test_train_adapter_runs_frozen_modules_in_eval_and_updates_only_the_adapter(
     frozen_before = _frozen_state(model)
     adapter_before = {k: v.clone() for k, v in model.speech.adapter.state_dict().items()}
     examples = _examples(model)
-    params = TrainParams(steps=3, batch_size=2, warmup_steps=1, lr=1e-2)
+    params = TrainParams(
+        phases=[{"name": "asr", "steps": 3, "tasks": {"asr": 1.0}}], batch_size=2, warmup_steps=1, lr=1e-2
+    )
     try:
-        result = train_adapter(model, examples, examples[:2], params, progress=False)
+        result = train_recipe(model, examples, examples[:2], params, progress=False)
     finally:
         for hook in hooks:
             hook.remove()

@@ -1,0 +1,70 @@
+"""One batch's recipe objective: the weighted sum of the loss terms a training phase names.
+
+``ce`` and ``kl`` go through the frozen LLM (``kl`` also through the LLM given the transcript in the
+speech slot, as the teacher); ``ctc``, ``mse`` and ``quantity`` act on the adapter's output directly
+against the LLM's own token embeddings of the transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from components.modeling.prompts import text_ids
+from components.modeling.speech_llm import SpeechLLM, trim
+from components.training.losses import (
+    cif_quantity_loss,
+    ctc_on_embedding_matrix,
+    embedding_mse,
+    kl_to_text_teacher,
+    target_cross_entropy,
+)
+
+
+def batch_objective(
+    model: SpeechLLM,
+    features: torch.Tensor,
+    feature_mask: torch.Tensor,
+    instructions: Sequence[str],
+    targets: Sequence[str],
+    texts: Sequence[str],
+    losses: dict[str, float],
+    kl_temperature: float = 2.0,
+    eot_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Every named loss term and ``objective`` = Σ weight × term."""
+    token_ids = [text_ids(model.tokenizer, text) for text in texts]
+    counts = torch.tensor([len(ids) for ids in token_ids])
+    # CIF fires one vector per transcript token when told how many; other adapters ignore the counts.
+    out = model.speech.encode(features, feature_mask, counts if model.spec.kind == "cif" else None)
+    table = model.llm.get_input_embeddings().weight
+    terms: dict[str, torch.Tensor] = {}
+    if "ce" in losses or "kl" in losses:
+        batch = model.splice(instructions, trim(out), targets)
+        logits = model.logits(batch)
+        terms["ce"] = target_cross_entropy(logits, batch.labels)
+        if "kl" in losses:
+            with torch.no_grad():
+                teacher = model.splice(instructions, model.text_slots(texts), targets)
+                teacher_logits = model.logits(teacher)
+            terms["kl"] = kl_to_text_teacher(
+                logits,
+                batch.labels,
+                teacher_logits,
+                teacher.labels,
+                temperature=kl_temperature,
+                eot_weight=eot_weight,
+                eot_token_id=model.tokenizer.eos_token_id,
+            )
+    if "ctc" in losses:
+        terms["ctc"] = ctc_on_embedding_matrix(
+            out.embeds, out.mask, table, token_ids, blank_id=model.tokenizer.pad_token_id
+        )
+    if "mse" in losses:
+        wanted = [table[torch.tensor(ids, dtype=torch.long)].detach() for ids in token_ids]
+        terms["mse"] = embedding_mse(out.embeds, out.mask, wanted, counts)
+    if "quantity" in losses:
+        terms["quantity"] = cif_quantity_loss(out.alphas, None, counts)
+    terms["objective"] = sum(weight * terms[name] for name, weight in losses.items())
+    return terms

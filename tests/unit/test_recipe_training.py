@@ -1,0 +1,153 @@
+"""Recipe training: task sampling, phase checks, trainable groups per phase, and LoRA's reach."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _example(uid: str, task: str):
+    import numpy as np
+
+    from components.training.trainer import Example
+
+    return Example(uid, np.zeros((80, 10), dtype=np.float32), "say it", "target", task, "text")
+
+
+def test_task_sampler_follows_the_weights_and_is_seeded() -> None:
+    from components.training.trainer import task_sampler
+
+    examples = [_example(f"a{i}", "asr") for i in range(30)] + [_example(f"s{i}", "st") for i in range(30)]
+    draw = task_sampler(examples, {"asr": 3.0, "st": 1.0}, batch_size=400, seed=1)
+    tasks = [e.task for e in draw(0)]
+    assert 0.68 < tasks.count("asr") / len(tasks) < 0.82
+    again = task_sampler(examples, {"asr": 3.0, "st": 1.0}, batch_size=400, seed=1)
+    assert [e.id for e in again(0)] == [
+        e.id for e in task_sampler(examples, {"asr": 3.0, "st": 1.0}, 400, 1)(0)
+    ]
+
+
+def test_task_sampler_sees_every_example_of_a_task_before_repeating_one() -> None:
+    from components.training.trainer import task_sampler
+
+    examples = [_example(f"i{i}", "intent") for i in range(7)]
+    draw = task_sampler(examples, {"*": 1.0}, batch_size=7, seed=0)
+    assert sorted(e.id for e in draw(0)) == sorted(e.id for e in examples)
+
+
+def test_a_phase_naming_a_task_without_targets_is_refused_with_the_tasks_there_are() -> None:
+    from components.config import PhaseParams
+    from components.training.trainer import check_phase_tasks
+
+    phases = [PhaseParams(name="multitask", steps=1, tasks={"asr": 1.0, "qa": 1.0})]
+    with pytest.raises(ValueError, match=r"phases.multitask.tasks.*\['qa'\].*\['asr'\]"):
+        check_phase_tasks(phases, [_example("a", "asr")])
+
+
+def test_few_shot_phase_keeps_only_its_first_examples_of_its_tasks() -> None:
+    from components.config import PhaseParams
+    from components.training.trainer import phase_examples
+
+    examples = [_example(f"x{i}", "intent" if i % 2 else "asr") for i in range(20)]
+    phase = PhaseParams(name="few_shot", steps=1, tasks={"intent": 1.0}, examples=4)
+    chosen = phase_examples(examples, phase)
+    assert [e.id for e in chosen] == ["x1", "x3", "x5", "x7"]
+
+
+def test_lora_wraps_only_its_target_modules_and_only_lora_weights_train(tiny_base_dirs) -> None:
+    from components.config import LoraParams
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, target_modules=["q_proj", "v_proj"]))
+    trainable_llm = [name for name, p in model.llm.named_parameters() if p.requires_grad]
+    assert trainable_llm and all("lora_" in name for name in trainable_llm)
+    wrapped = {name.split(".lora_")[0].rsplit(".", 1)[-1] for name in trainable_llm}
+    assert wrapped == {"q_proj", "v_proj"}
+    lora_modules = {n.rsplit(".", 1)[0] for n, _ in model.llm.named_modules() if n.endswith("lora_A")}
+    assert all(n.endswith(("q_proj", "v_proj")) for n in lora_modules)
+    assert not any(p.requires_grad for p in model.speech.encoder.parameters())
+
+
+def test_a_phase_updates_only_its_groups_and_lora_saves_in_peft_format(tiny_base_dirs, tmp_path) -> None:
+    import numpy as np
+    import torch
+
+    from components.config import LoraParams, TrainParams
+    from components.modeling.speech_llm import SpeechLLM, extract_features
+    from components.training.trainer import Example, train_recipe
+
+    model = SpeechLLM.from_base(
+        *tiny_base_dirs,
+        adapter=TrainParams().adapter.model_copy(update={"layer_weighted": True}),
+        lora=LoraParams(r=4),
+    )
+    rng = np.random.default_rng(0)
+    examples = [
+        Example(
+            f"u{i}",
+            extract_features(model.feature_extractor, rng.standard_normal(8000).astype("float32") * 0.1),
+            "say it",
+            "hello world",
+            "asr",
+            "hello world",
+        )
+        for i in range(4)
+    ]
+    groups = model.parameter_groups()
+    before = {name: [p.detach().clone() for p in ps] for name, ps in groups.items()}
+    base_before = {n: p.detach().clone() for n, p in model.llm.named_parameters() if "lora_" not in n}
+    params = TrainParams(
+        batch_size=2,
+        warmup_steps=0,
+        lr=1e-2,
+        lora=LoraParams(r=4),
+        phases=[
+            {"name": "adapter_only", "steps": 2, "tasks": {"asr": 1.0}, "train": ["adapter"]},
+            {"name": "with_lora", "steps": 2, "tasks": {"asr": 1.0}, "train": ["lora"]},
+        ],
+    )
+    train_recipe(model, examples, examples[:2], params, progress=False)
+
+    def changed(name: str) -> bool:
+        return any(not torch.equal(a, b) for a, b in zip(before[name], groups[name], strict=True))
+
+    assert changed("adapter") and changed("lora") and not changed("layers")
+    for name, parameter in model.llm.named_parameters():
+        if "lora_" not in name:
+            assert torch.equal(parameter, base_before[name]), name
+
+    model.save_pretrained(tmp_path)
+    assert {p.name for p in (tmp_path / "lora").iterdir()} >= {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    }
+    from safetensors.torch import load_file
+
+    assert all("lora_" in key for key in load_file(tmp_path / "lora" / "adapter_model.safetensors"))
+    again = SpeechLLM.from_pretrained(tmp_path)
+    slots = model.speech_slots(*model.features([rng.standard_normal(8000).astype("float32") * 0.1]))
+    slots_again = again.speech_slots(*again.features([rng.standard_normal(8000).astype("float32") * 0.1]))
+    assert len(slots) == len(slots_again)
+    probe = [torch.ones(3, model.llm.get_input_embeddings().embedding_dim)]
+    batch = model.splice(["say it"], probe, ["hello"])
+    assert torch.allclose(
+        model.logits(batch), again.logits(again.splice(["say it"], probe, ["hello"])), atol=1e-5
+    )
+
+
+def test_the_untrained_control_switches_lora_off(tiny_base_dirs) -> None:
+    import torch
+
+    from components.config import LoraParams
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4))
+    plain = SpeechLLM.from_base(*tiny_base_dirs)
+    with torch.no_grad():
+        for name, parameter in model.llm.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.5)  # a trained LoRA: no longer the identity
+    probe = [torch.ones(3, model.llm.get_input_embeddings().embedding_dim)]
+    batch = model.splice(["say it"], probe, ["hello"])
+    control = model.untrained()
+    assert not torch.allclose(model.logits(batch), plain.logits(batch), atol=1e-4)
+    assert torch.allclose(control.logits(batch), plain.logits(batch), atol=1e-5)
