@@ -6,6 +6,7 @@ then the length adaptor), which plain convolutions cannot do across a whole utte
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
+from components.modeling.encoder import key_padding_bias
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,39 @@ def length_adaptor_lengths(lengths: torch.Tensor) -> torch.Tensor:
     return torch.div(lengths + 1, 2, rounding_mode="floor")
 
 
+class TransformerBlock(nn.Module):
+    """Pre-norm self-attention + GELU feed-forward, with attention written out in plain tensor ops.
+
+    ``nn.TransformerEncoderLayer`` takes fused paths that ``torch.export`` specialises to batch > 1,
+    so an ONNX export with a dynamic batch would refuse single clips; this block computes the same.
+    """
+
+    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of heads ({heads})")
+        self.heads = heads
+        self.attention_norm = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ffn_norm = nn.LayerNorm(d_model)
+        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Linear(ffn_dim, d_model))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D); bias (B, 1, 1, T) additive, blocking padded keys."""
+        batch, frames, width = x.shape
+        q, k, v = self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(batch, frames, self.heads, width // self.heads).transpose(1, 2)
+
+        scores = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(width // self.heads) + bias
+        attended = (self.dropout(scores.softmax(dim=-1)) @ heads(v)).transpose(1, 2).reshape(x.shape)
+        x = x + self.dropout(self.out(attended))
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
 class EncoderBlocksAdapter(nn.Module):
     """Linear(→ d_model) → Conv1d(s2)+GELU → N pre-norm Transformer blocks → Conv1d(k2, s2)+ReLU →
     Linear(→ D_llm) → LayerNorm(gain output_scale)."""
@@ -52,15 +87,7 @@ class EncoderBlocksAdapter(nn.Module):
         self.pre = nn.Linear(config.input_size, d_model)
         self.subsample = ConvSubsampler(d_model, d_model, 1, config.subsample_kernel, 2)
         self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                d_model,
-                config.heads,
-                config.ffn_dim or 4 * d_model,
-                config.dropout,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,
-            )
+            TransformerBlock(d_model, config.heads, config.ffn_dim or 4 * d_model, config.dropout)
             for _ in range(config.layers)
         )
         self.length_adaptor = nn.Conv1d(d_model, d_model, kernel_size=2, stride=2)
@@ -77,8 +104,9 @@ class EncoderBlocksAdapter(nn.Module):
         x, lengths = masked_input(self.pre(hidden), mask)  # per-frame Linear, then clear its padding
         x, lengths = self.subsample(x, lengths)
         padding = torch.arange(x.shape[1], device=x.device)[None, :] >= lengths[:, None]
+        bias = key_padding_bias((~padding).long(), x.dtype)
         for block in self.blocks:
-            x = block(x, src_key_padding_mask=padding)
+            x = block(x, bias)
         x = x.masked_fill(padding[..., None], 0.0).transpose(1, 2)
         x = nn.functional.pad(x, (0, x.shape[-1] % 2))  # even frame count: see length_adaptor_lengths
         # an odd clip's zero frame counts as input, so the conv's own rule gives ceil(L / 2)

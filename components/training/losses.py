@@ -204,13 +204,14 @@ def ctc_on_embedding_matrix(
 
 
 def cif_quantity_loss(
-    alphas: torch.Tensor, alpha_mask: torch.Tensor, target_lengths: torch.Tensor | Sequence[int]
+    alphas: torch.Tensor, alpha_mask: torch.Tensor | None, target_lengths: torch.Tensor | Sequence[int]
 ) -> torch.Tensor:
     """CIF's quantity loss: the summed weights of a row should equal its number of tokens.
 
     That is what makes the CIF adapter fire once per transcript token. Mean over the batch of
-    ``|Σ_t α_t − U|``.
+    ``|Σ_t α_t − U|``. ``alpha_mask`` None: the weights are already zero on padding (the CIF adapter's).
     """
-    sums = (alphas.float() * alpha_mask.to(alphas.device).float()).sum(dim=1)
+    weights = alphas.float() if alpha_mask is None else alphas.float() * alpha_mask.to(alphas.device).float()
+    sums = weights.sum(dim=1)
     wanted = torch.as_tensor(target_lengths, dtype=torch.float32, device=alphas.device)
     return (sums - wanted).abs().mean()
