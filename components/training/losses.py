@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from components.modeling.speech_llm import IGNORE_INDEX
+from components.modeling.prompted_llm import IGNORE_INDEX
 
 
 def prediction_positions(labels: torch.Tensor) -> torch.Tensor:

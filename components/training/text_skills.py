@@ -21,7 +21,7 @@ from components.data import demo_grammar as grammar
 from components.data.demo_corpus import DemoSentence
 from components.data.demo_grammar import Clause
 from components.data.languages import language_name
-from components.modeling.speech_llm import PromptedLLM
+from components.modeling.prompted_llm import PromptedLLM
 from components.training.schedule import OptimiserSettings, optimise
 
 TASKS = ("repeat", "continue", "translate", "intent", "question")

@@ -41,7 +41,7 @@ def test_only_target_tokens_and_eos_carry_labels_equal_to_tokenizer_ids_with_rig
 ) -> None:
     import torch
 
-    from components.modeling.speech_llm import IGNORE_INDEX
+    from components.modeling.prompted_llm import IGNORE_INDEX
 
     model, tok = tiny_model, tiny_model.tokenizer
     hidden = model.llm.get_input_embeddings().embedding_dim

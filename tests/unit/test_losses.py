@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from components.modeling.speech_llm import IGNORE_INDEX
+from components.modeling.prompted_llm import IGNORE_INDEX
 from components.training.losses import (
     cif_quantity_loss,
     ctc_on_embedding_matrix,

@@ -1,0 +1,121 @@
+"""The LLM behind the project's one prompt splice: ``[prefix][slot][suffix][target]``.
+
+The slot holds speech embeddings (from the adapter) or a transcript's token embeddings (the text
+teacher, the text baseline, and the demo LLM's own text lessons), so every use shares every other
+token, the label mask and left-padded generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from components.modeling.prompts import BLSP_TEMPLATE, prompt_ids, target_ids, text_ids
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class SplicedBatch:
+    """LLM inputs for a batch: embeddings (B, L, H), attention mask (B, L), labels (B, L) or None."""
+
+    inputs_embeds: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor | None
+
+
+class PromptedLLM(nn.Module):
+    """An LLM with the project's one prompt splice: ``[prefix][slot][suffix][target]``.
+
+    Teaching the demo LLM its text skills and training the adapter both go through this splice, so
+    the LLM learns text tasks in exactly the prompts it later receives speech in.
+    """
+
+    def __init__(self, llm: nn.Module, tokenizer: Any, template: str = BLSP_TEMPLATE) -> None:
+        super().__init__()
+        self.llm = llm
+        self.tokenizer = tokenizer
+        self.template = template
+
+    def text_slots(self, texts: Sequence[str]) -> list[torch.Tensor]:
+        """Token embeddings of transcripts, placed where speech would go."""
+        table = self.llm.get_input_embeddings()
+        return [table(torch.tensor(text_ids(self.tokenizer, t), dtype=torch.long)) for t in texts]
+
+    # -- the prompt splice ------------------------------------------------------------------------
+
+    def splice(
+        self,
+        instructions: Sequence[str],
+        slots: Sequence[torch.Tensor],
+        targets: Sequence[str] | None = None,
+        padding_side: str = "right",
+    ) -> SplicedBatch:
+        """Build ``[prefix][slot][suffix][target]`` per example, pad, and label only target tokens."""
+        table = self.llm.get_input_embeddings()
+        rows, labels = [], []
+        for index, (instruction, slot) in enumerate(zip(instructions, slots, strict=True)):
+            ids = prompt_ids(self.tokenizer, instruction, self.template)
+            target = target_ids(self.tokenizer, targets[index]) if targets is not None else []
+            prefix = table(torch.tensor(ids.prefix, dtype=torch.long))
+            suffix = table(torch.tensor(ids.suffix + target, dtype=torch.long))
+            rows.append(torch.cat([prefix, slot.to(prefix.dtype), suffix]))
+            context = len(ids.prefix) + slot.shape[0] + len(ids.suffix)
+            labels.append([IGNORE_INDEX] * context + target)
+        width = max(row.shape[0] for row in rows)
+        hidden = rows[0].shape[1]
+        embeds = rows[0].new_zeros(len(rows), width, hidden)
+        attention = torch.zeros(len(rows), width, dtype=torch.long)
+        label_tensor = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        for index, row in enumerate(rows):
+            n = row.shape[0]
+            span = slice(0, n) if padding_side == "right" else slice(width - n, width)
+            embeds[index, span] = row
+            attention[index, span] = 1
+            label_tensor[index, span] = torch.tensor(labels[index], dtype=torch.long)
+        return SplicedBatch(embeds, attention, label_tensor if targets is not None else None)
+
+    # -- training and generation ----------------------------------------------------------------
+
+    def llm_scope(self) -> contextlib.AbstractContextManager:
+        """The context every LLM call runs in (a subclass may switch LoRA off in it)."""
+        return contextlib.nullcontext()
+
+    def logits(self, batch: SplicedBatch) -> torch.Tensor:
+        """LLM logits (B, L, V) over a spliced batch."""
+        with self.llm_scope():
+            return self.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits
+
+    def loss(
+        self, instructions: Sequence[str], slots: Sequence[torch.Tensor], targets: Sequence[str]
+    ) -> torch.Tensor:
+        """Mean cross-entropy over target tokens only (prompt, speech and padding are ignored)."""
+        batch = self.splice(instructions, slots, targets, padding_side="right")
+        with self.llm_scope():
+            out = self.llm(
+                inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels
+            )
+        return out.loss
+
+    @torch.no_grad()
+    def generate(
+        self, instructions: Sequence[str], slots: Sequence[torch.Tensor], max_new_tokens: int
+    ) -> list[str]:
+        """Greedy decoding of a left-padded batch; returns the generated text of each example."""
+        batch = self.splice(instructions, slots, padding_side="left")
+        with self.llm_scope():
+            out = self.llm.generate(
+                inputs_embeds=batch.inputs_embeds,
+                attention_mask=batch.attention_mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
