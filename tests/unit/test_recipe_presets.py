@@ -1,0 +1,83 @@
+"""Recipe presets: each applies cleanly to params.yaml and trains only on tasks its targets produce."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.config import RECIPES, parse_params
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def produced_tasks(targets: dict) -> set[str]:
+    """The task names the targets stage writes for a targets section."""
+    from components.targets.templates import instruction_templates
+
+    source = targets["source"]
+    if source == "continuation":
+        return {"continuation"}
+    if source == "multi_instruction":
+        return {"transcribe"} | set(instruction_templates())
+    if source == "tasks":
+        return {"asr", "st", "intent", "qa"}
+    return {"asr"} | set(targets.get("few_shot_tasks", []))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_each_preset_applies_to_the_repository_params_and_names_the_recipe(
+    recipe: str, tmp_path: Path
+) -> None:
+    from components.recipes.presets import apply_recipe
+
+    params_path = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params_path)
+    params = apply_recipe(params_path, recipe)
+    assert params.recipe == recipe
+    text = params_path.read_text()
+    assert "# One section per pipeline stage" in text  # comments kept
+    reloaded = parse_params(yaml.safe_load(text))
+    assert reloaded == params
+    phase_tasks = {task for phase in params.train.phases for task in phase.tasks} - {"*"}
+    assert phase_tasks <= produced_tasks(params.targets.model_dump())
+
+
+def test_switching_recipes_replaces_the_adapter_rather_than_merging_its_options(tmp_path: Path) -> None:
+    from components.recipes.presets import apply_recipe
+
+    params_path = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params_path)
+    apply_recipe(params_path, "blsp")
+    params = apply_recipe(params_path, "wav2prompt")
+    assert params.train.adapter.kind == "cif" and "bottleneck" not in params.train.adapter.options()
+    assert apply_recipe(params_path, "blsp").train.adapter.options()["bottleneck"] == 512
+
+
+def test_an_unknown_recipe_or_adapter_option_is_named_and_leaves_params_untouched(tmp_path: Path) -> None:
+    from components.config import ParamsError
+    from components.params_file import update_params
+    from components.recipes.presets import apply_recipe
+
+    params_path = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params_path)
+    before = params_path.read_bytes()
+    with pytest.raises(ParamsError, match="recipe 'whisperx' is not one of blsp"):
+        apply_recipe(params_path, "whisperx")
+    with pytest.raises(ParamsError, match=r"train.adapter.stride: unknown key \(the conv_glu adapter"):
+        update_params(params_path, {"train.adapter.stride": 2})
+    with pytest.raises(ParamsError, match=r"train.adapter.conv_layers: must be a positive integer \(got 0\)"):
+        update_params(params_path, {"train.adapter.conv_layers": 0})
+    assert params_path.read_bytes() == before
+
+
+def test_a_phase_that_trains_lora_needs_lora_and_the_quantity_loss_needs_cif() -> None:
+    from components.config import ParamsError
+
+    phase = {"name": "p", "steps": 1, "tasks": {"asr": 1.0}}
+    with pytest.raises(ParamsError, match="trains lora but train.lora is not set"):
+        parse_params({"train": {"phases": [{**phase, "train": ["lora"]}]}})
+    with pytest.raises(ParamsError, match="the quantity loss needs the cif adapter"):
+        parse_params({"train": {"phases": [{**phase, "losses": {"quantity": 1.0}}]}})
