@@ -45,7 +45,7 @@ def main(batch: int = 8, seconds: float = 4.0, repeats: int = 20) -> None:
         session = open_session(
             export_speech_path(model.speech, root / "speech.onnx", 18), "CPUExecutionProvider"
         )
-        features, mask = parity_inputs(model.speech.encoder.model.config.num_mel_bins, batch, seconds, seed=0)
+        features, mask = parity_inputs(model.speech.encoder.input_spec(), batch, seconds, seed=0)
         with torch.no_grad():
             torch_rate = clips_per_second(lambda: model.speech(features, mask), batch, repeats)
         onnx_rate = clips_per_second(

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import torch
 
+from components.modeling.encoder import InputSpec
 from components.modeling.speech_llm import SpeechPath
 
 INPUT_NAMES = ["features", "feature_mask"]
 OUTPUT_NAMES = ["speech_embeds", "speech_mask"]
-MIN_FRAMES = 17
 
 
-def example_inputs(n_mels: int, batch: int = 2, frames: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+def example_inputs(spec: InputSpec, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Example with dims > 1 (torch.export specialises 0/1-sized dims) and one padded clip."""
+    frames = max(3 * spec.min_frames, 3 * spec.frames_per_second)  # 3 s, or more for a long minimum
     generator = torch.Generator().manual_seed(0)
-    features = torch.randn(batch, n_mels, frames, generator=generator)
+    features = torch.randn(batch, spec.channels, frames, generator=generator)
     mask = torch.ones(batch, frames, dtype=torch.long)
     mask[1:, frames * 2 // 3 :] = 0
     return features, mask
@@ -32,15 +33,14 @@ def export_speech_path(speech: SpeechPath, out_path: Path, opset: int) -> Path:
     speech.eval()
     # sdpa adds a `batch != 1` guard under torch.export; eager attention computes the same thing without it.
     speech.encoder.model.set_attn_implementation("eager")
-    n_mels = speech.encoder.model.config.num_mel_bins
-    max_frames = 2 * speech.encoder.max_frames  # conv2 halves the mel frames
-    # At least 17 mel frames (0.17 s), so the speech path emits two or more positions (S=1 is specialised).
-    batch, frames = Dim("batch", min=1, max=256), Dim("frames", min=MIN_FRAMES, max=max_frames)
+    spec = speech.encoder.input_spec()
+    batch = Dim("batch", min=1, max=256)
+    frames = Dim("frames", min=spec.min_frames, max=spec.max_frames)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         program = torch.onnx.export(
             speech,
-            example_inputs(n_mels),
+            example_inputs(spec),
             dynamo=True,
             input_names=INPUT_NAMES,
             output_names=OUTPUT_NAMES,

@@ -9,21 +9,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from components.export.onnx_export import MIN_FRAMES
 from components.export.onnx_runtime import run_speech_path
+from components.modeling.encoder import InputSpec
 from components.modeling.speech_llm import SpeechPath
 
-FRAMES_PER_SECOND = 100  # log-mel hop of 10 ms
 
-
-def parity_inputs(n_mels: int, batch: int, seconds: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def parity_inputs(
+    spec: InputSpec, batch: int, seconds: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch whose clips have different true lengths (the longest is ``seconds``), zero-padded."""
-    frames = max(MIN_FRAMES, int(seconds * FRAMES_PER_SECOND))
+    frames = max(spec.min_frames, int(seconds * spec.frames_per_second))
     generator = torch.Generator().manual_seed(seed)
-    features = torch.randn(batch, n_mels, frames, generator=generator)
+    features = torch.randn(batch, spec.channels, frames, generator=generator)
     mask = torch.zeros(batch, frames, dtype=torch.long)
     for row in range(batch):
-        length = max(MIN_FRAMES, frames - row * frames // (2 * batch))
+        length = max(spec.min_frames, frames - row * frames // (2 * batch))
         mask[row, :length] = 1
         features[row, :, length:] = 0
     return features, mask
@@ -37,13 +37,13 @@ def check_parity(
     atol: float,
 ) -> dict[str, Any]:
     """Max |Δ| of embeddings over real positions and exact mask equality, for every combination."""
-    n_mels = speech.encoder.model.config.num_mel_bins
+    spec = speech.encoder.input_spec()
     cases, worst = [], 0.0
     torch_s, onnx_s = 0.0, 0.0
     speech.eval()
     for batch in batch_sizes:
         for seconds in lengths_s:
-            features, mask = parity_inputs(n_mels, batch, seconds, seed=batch * 1000 + int(seconds * 10))
+            features, mask = parity_inputs(spec, batch, seconds, seed=batch * 1000 + int(seconds * 10))
             start = time.perf_counter()
             with torch.no_grad():
                 ref_embeds, ref_mask = speech(features, mask)

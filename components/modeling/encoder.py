@@ -12,6 +12,7 @@ wrappers share one API: ``forward`` → (hidden, mask), ``forward_layers`` → (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,21 @@ def key_padding_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return bias[:, None, None, :]
 
 
+MEL_FRAMES_PER_SECOND = 100  # Whisper's log-mel hop of 10 ms
+WAV2VEC2_RATE = 16000  # every wav2vec2-family checkpoint reads 16 kHz waveforms
+WAV2VEC2_MAX_SECONDS = 60  # no positional table limits them; a bound for the exported graph
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What an encoder reads: channels per frame, frames per second, and the frame-count range it takes."""
+
+    channels: int
+    frames_per_second: int
+    min_frames: int
+    max_frames: int
+
+
 class SpeechEncoder(nn.Module):
     """Wraps a Whisper encoder: features (B, n_mels, T) + mask (B, T) → hidden (B, T', D) + mask (B, T')."""
 
@@ -55,6 +71,10 @@ class SpeechEncoder(nn.Module):
     @property
     def max_frames(self) -> int:
         return self.model.embed_positions.num_embeddings
+
+    def input_spec(self) -> InputSpec:
+        # conv2 halves the mel frames; at least 17 mel frames (0.17 s) give two or more outputs
+        return InputSpec(self.model.config.num_mel_bins, MEL_FRAMES_PER_SECOND, 17, 2 * self.max_frames)
 
     def forward(
         self, features: torch.Tensor, feature_mask: torch.Tensor
@@ -121,6 +141,11 @@ class Wav2Vec2SpeechEncoder(nn.Module):
     def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Frames after the conv feature extractor, by the model's own formula."""
         return self.model._get_feat_extract_output_lengths(sample_lengths).long()
+
+    def input_spec(self) -> InputSpec:
+        # the fewest samples that give two or more frames (a size-1 dim is specialised by export)
+        fewest = next(n for n in range(1, WAV2VEC2_RATE) if int(self.output_lengths(torch.tensor(n))) >= 2)
+        return InputSpec(1, WAV2VEC2_RATE, fewest, WAV2VEC2_MAX_SECONDS * WAV2VEC2_RATE)
 
     def forward(
         self, features: torch.Tensor, feature_mask: torch.Tensor

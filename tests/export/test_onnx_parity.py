@@ -117,7 +117,7 @@ def test_onnx_matches_the_unexported_sdpa_model_so_export_does_not_change_the_fu
     from components.export.parity import parity_inputs
 
     speech = tiny_model.speech  # the shared model: never exported, attention left as loaded
-    features, mask = parity_inputs(speech.encoder.model.config.num_mel_bins, batch=3, seconds=1.23, seed=5)
+    features, mask = parity_inputs(speech.encoder.input_spec(), batch=3, seconds=1.23, seed=5)
     with torch.no_grad():
         ref_embeds, ref_mask = speech(features, mask)
     embeds, out_mask = run_speech_path(cpu_session, features.numpy(), mask.numpy())

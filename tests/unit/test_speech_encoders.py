@@ -3,53 +3,23 @@ loaded by path through the real loader, with exact lengths and batch-independent
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from tests.tiny_encoders import SAMPLE_RATE, save_tiny_wav2vec2
 
 # HF's WavLM attention passes a bool key-padding mask beside its float position bias; torch warns
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
 
-SAMPLE_RATE = 16000
 # samples per clip: odd and even frame counts after the tiny conv stack (receptive field 20, hop 10)
 SAMPLES = [400, 401, 999, 1600, 2345]
 FAMILY = ["wav2vec2", "hubert", "wavlm"]
 
 
-def _save_tiny(model_type: str, out_dir: Path, feat_extract_norm: str = "layer") -> str:
-    """A tiny randomly initialised model of ``model_type`` plus its feature extractor, saved the HF way."""
-    import torch
-    from transformers import AutoConfig, AutoModel, Wav2Vec2FeatureExtractor
-
-    layer_norm = feat_extract_norm == "layer"
-    config = AutoConfig.for_model(
-        model_type,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 2),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm=feat_extract_norm,
-        do_stable_layer_norm=layer_norm,
-        num_buckets=16,  # WavLM's relative position buckets
-    )
-    torch.manual_seed(0)
-    AutoModel.from_config(config).save_pretrained(out_dir)
-    Wav2Vec2FeatureExtractor(
-        sampling_rate=SAMPLE_RATE, do_normalize=True, return_attention_mask=layer_norm
-    ).save_pretrained(out_dir)
-    return str(out_dir)
-
-
 @pytest.fixture(scope="module")
 def family_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("w2v")
-    dirs = {name: _save_tiny(name, root / name) for name in FAMILY}
-    dirs["wav2vec2-group"] = _save_tiny("wav2vec2", root / "group", feat_extract_norm="group")
+    dirs = {name: save_tiny_wav2vec2(name, root / name) for name in FAMILY}
+    dirs["wav2vec2-group"] = save_tiny_wav2vec2("wav2vec2", root / "group", feat_extract_norm="group")
     return dirs
 
 
