@@ -56,7 +56,9 @@ def cif_weights(
     else:
         lengths = target_lengths.long()
         open_last = torch.ones_like(lengths, dtype=torch.bool)
-    fires = int(lengths.max()) if lengths.numel() else 0
+    # .item(), not int(): torch.export then traces the count as a symbol instead of failing to guard on it
+    fires = lengths.max().item() if lengths.numel() else 0
+    torch._check(fires >= 0)
     index = torch.arange(fires, device=alphas.device, dtype=alphas.dtype)[None, :]  # (1, K)
     start = index * threshold
     is_last = index == (lengths[:, None] - 1).to(alphas.dtype)

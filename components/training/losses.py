@@ -139,12 +139,16 @@ def embedding_mse(
     vector_mask: torch.Tensor,
     target_embeds: torch.Tensor | Sequence[torch.Tensor],
     target_lengths: torch.Tensor | Sequence[int] | None = None,
+    scale: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
     """Wav2Prompt's regression of adapter vectors onto the transcript's LLM input embeddings.
 
     Vector ``i`` of a row should be the embedding of the row's token ``i``; where the counts differ
     the row is cut to the shorter one. The targets are the frozen LLM's table, so they are detached.
-    Mean over every valid (vector, dimension) element of the batch.
+    Mean over every valid (vector, dimension) element of the batch, divided by ``scale``: given the
+    table's mean squared element, 1.0 is what zero vectors score whatever the LLM's embedding size,
+    so a loss weight means the same across LLMs (raw MSE on a 0.05-std table is ~1e-2 and would
+    vanish beside CE).
     """
     targets = _rows(target_embeds, target_lengths, "embedding_mse")
     if len(targets) != vectors.shape[0]:
@@ -158,7 +162,7 @@ def embedding_mse(
         count += diff.numel()
     if count == 0:
         raise ValueError("embedding_mse: no row has both a vector and a target token")
-    return total / count
+    return total / count / scale
 
 
 def ctc_on_embedding_matrix(

@@ -63,7 +63,7 @@ def batch_objective(
         )
     if "mse" in losses:
         wanted = [table[torch.tensor(ids, dtype=torch.long)].detach() for ids in token_ids]
-        terms["mse"] = embedding_mse(out.embeds, out.mask, wanted, counts)
+        terms["mse"] = embedding_mse(out.embeds, out.mask, wanted, counts, scale=table.detach().pow(2).mean())
     if "quantity" in losses:
         terms["quantity"] = cif_quantity_loss(out.alphas, None, counts)
     terms["objective"] = sum(weight * terms[name] for name, weight in losses.items())

@@ -178,6 +178,22 @@ def test_embedding_mse_cuts_each_row_to_the_shorter_length() -> None:
     assert vectors.grad[1, :2].ne(0).all() and vectors.grad[1, 2:].eq(0).all()
 
 
+def test_embedding_mse_in_units_of_the_mean_square_does_not_depend_on_the_embedding_size() -> None:
+    table = logits((11, 6), seed=8)
+    mask = torch.ones(2, 4, dtype=torch.long)
+    rows = torch.stack([table[[1, 4, 7, 2]], table[[3, 3, 9, 10]]])
+    guess = logits((2, 4, 6), seed=9)
+    scores = []
+    for size in (0.01, 1.0, 30.0):
+        mean_square = (rows * size).pow(2).mean()
+        zero = embedding_mse(torch.zeros(2, 4, 6), mask, list(rows * size), scale=mean_square)
+        torch.testing.assert_close(zero, torch.tensor(1.0))  # zero vectors score 1 at every size
+        assert embedding_mse(rows * size, mask, list(rows * size), scale=mean_square).item() == 0.0
+        scores.append(embedding_mse(guess * size, mask, list(rows * size), scale=mean_square))
+    torch.testing.assert_close(scores[0], scores[1])
+    torch.testing.assert_close(scores[2], scores[1])
+
+
 # -- BLOOMZMMS's CTC on the embedding matrix --------------------------------------------------------
 
 BLANK = 0  # the pad token of a tokenizer: never in a transcript
