@@ -335,6 +335,8 @@ class TrainParams(Section):
     grad_clip: float = Field(1.0, gt=0)
     kl_temperature: float = Field(2.0, gt=0)
     eot_weight: float = Field(1.0, ge=0)
+    # the ctc loss: the LLM special token used as CTC blank, by role (pad/eos/bos/unk) or as spelled
+    ctc_blank: str = Field("pad", min_length=1)
     adapter: AdapterParams = AdapterParams()
     lora: LoraParams | None = None
     phases: list[PhaseParams] = [PhaseParams(name="align", steps=200, tasks={"continuation": 1.0})]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from components.modeling.prompts import text_ids
 from components.modeling.speech_llm import SpeechLLM, trim
@@ -20,6 +21,26 @@ from components.training.losses import (
     kl_to_text_teacher,
     target_cross_entropy,
 )
+
+SPECIAL_ROLES = ("pad", "eos", "bos", "unk")
+
+
+def blank_token_id(tokenizer: PreTrainedTokenizerBase, blank: str) -> int:
+    """The id of the CTC blank: a special token named by its role (``pad``) or spelled (``<pad>``).
+
+    It must be special, so that no transcript can contain it (a word-piece blank would be unlearnable).
+    """
+    if blank in SPECIAL_ROLES:
+        token_id = getattr(tokenizer, f"{blank}_token_id")
+        if token_id is None:
+            raise ValueError(f"train.ctc_blank: the tokenizer has no {blank} token")
+        return int(token_id)
+    if blank not in tokenizer.all_special_tokens:
+        raise ValueError(
+            f"train.ctc_blank: {blank!r} is not a special token of the tokenizer "
+            f"(name a role {list(SPECIAL_ROLES)} or one of {tokenizer.all_special_tokens})"
+        )
+    return int(tokenizer.convert_tokens_to_ids(blank))
 
 
 def batch_objective(
@@ -32,6 +53,7 @@ def batch_objective(
     losses: dict[str, float],
     kl_temperature: float = 2.0,
     eot_weight: float = 1.0,
+    ctc_blank: str = "pad",
 ) -> dict[str, torch.Tensor]:
     """Every named loss term and ``objective`` = Σ weight × term."""
     token_ids = [text_ids(model.tokenizer, text) for text in texts]
@@ -59,7 +81,7 @@ def batch_objective(
             )
     if "ctc" in losses:
         terms["ctc"] = ctc_on_embedding_matrix(
-            out.embeds, out.mask, table, token_ids, blank_id=model.tokenizer.pad_token_id
+            out.embeds, out.mask, table, token_ids, blank_id=blank_token_id(model.tokenizer, ctc_blank)
         )
     if "mse" in losses:
         wanted = [table[torch.tensor(ids, dtype=torch.long)].detach() for ids in token_ids]

@@ -143,6 +143,7 @@ def batch_loss(
         losses,
         params.kl_temperature,
         params.eot_weight,
+        params.ctc_blank,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -151,3 +153,17 @@ def test_the_untrained_control_switches_lora_off(tiny_base_dirs) -> None:
     control = model.untrained()
     assert not torch.allclose(model.logits(batch), plain.logits(batch), atol=1e-4)
     assert torch.allclose(control.logits(batch), plain.logits(batch), atol=1e-5)
+
+
+def test_the_ctc_blank_is_a_special_token_named_by_role_or_spelling(tiny_base_dirs) -> None:
+    from transformers import AutoTokenizer
+
+    from components.training.objective import blank_token_id
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_dirs[1])
+    assert blank_token_id(tokenizer, "pad") == tokenizer.pad_token_id
+    assert blank_token_id(tokenizer, "eos") == tokenizer.eos_token_id
+    assert blank_token_id(tokenizer, tokenizer.pad_token) == tokenizer.pad_token_id
+    word = next(t for t in tokenizer.get_vocab() if t not in tokenizer.all_special_tokens)
+    with pytest.raises(ValueError, match=re.escape(f"train.ctc_blank: '{word}' is not a special token")):
+        blank_token_id(tokenizer, word)
