@@ -68,8 +68,7 @@ def option_problems(kind: str, options: dict[str, Any]) -> dict[str, str]:
 
 def build_adapter(kind: str, sizes: dict[str, Any], options: dict[str, Any]) -> nn.Module:
     """A fresh adapter of ``kind`` with the derived ``sizes`` and the params' ``options``."""
-    adapter_class, config_class = adapter_classes(kind)
-    return adapter_class(config_class(**sizes, **options))
+    return adapter_from_config(kind, {**sizes, **options})
 
 
 def adapter_from_config(kind: str, config: dict[str, Any]) -> nn.Module:

@@ -20,6 +20,7 @@ from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
+from components.modeling.encoder import length_mask
 
 SCALE_EPS = 1e-8  # in the denominator of the α rescaling, so an all-zero α does not divide by zero
 FIRE_TOLERANCE = 1e-6  # accumulated weight this close below a multiple of β still fires (rounding)
@@ -136,7 +137,7 @@ class CifAdapter(nn.Module):
         """(B, T', C) subsampled frames with padding zeroed → α (B, T'), zero on padded frames."""
         context, _ = masked_conv(self.weight_conv, x.transpose(1, 2), lengths, nn.functional.relu)
         alphas = torch.sigmoid(self.weight_proj(context.transpose(1, 2))).squeeze(-1)
-        return alphas.masked_fill(torch.arange(alphas.shape[1], device=x.device) >= lengths[:, None], 0.0)
+        return alphas.masked_fill(length_mask(lengths, alphas.shape[1]) == 0, 0.0)
 
     def forward(
         self, hidden: torch.Tensor, mask: torch.Tensor, target_lengths: torch.Tensor | None = None

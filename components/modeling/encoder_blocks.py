@@ -15,7 +15,7 @@ from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
-from components.modeling.encoder import key_padding_bias
+from components.modeling.encoder import key_padding_bias, length_mask
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,11 @@ class EncoderBlocksAdapter(nn.Module):
         """hidden (B, T, D_enc), mask (B, T) → (B, S, D_llm); ``target_lengths`` is ignored."""
         x, lengths = masked_input(self.pre(hidden), mask)  # per-frame Linear, then clear its padding
         x, lengths = self.subsample(x, lengths)
-        padding = torch.arange(x.shape[1], device=x.device)[None, :] >= lengths[:, None]
-        bias = key_padding_bias((~padding).long(), x.dtype)
+        mask = length_mask(lengths, x.shape[1])
+        bias = key_padding_bias(mask, x.dtype)
         for block in self.blocks:
             x = block(x, bias)
-        x = x.masked_fill(padding[..., None], 0.0).transpose(1, 2)
+        x = x.masked_fill(mask[..., None] == 0, 0.0).transpose(1, 2)
         x = nn.functional.pad(x, (0, x.shape[-1] % 2))  # even frame count: see length_adaptor_lengths
         # an odd clip's zero frame counts as input, so the conv's own rule gives ceil(L / 2)
         x, lengths = masked_conv(self.length_adaptor, x, lengths + lengths % 2, nn.functional.relu)

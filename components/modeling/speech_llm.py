@@ -278,11 +278,9 @@ class SpeechLLM(PromptedLLM):
     def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
 
-    def speech_slots(
-        self, features: torch.Tensor, feature_mask: torch.Tensor, target_lengths: torch.Tensor | None = None
-    ) -> list[torch.Tensor]:
+    def speech_slots(self, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
         """Speech embeddings per clip, trimmed to its true length: a list of (S_i, H)."""
-        return trim(self.speech.encode(features, feature_mask, target_lengths))
+        return trim(self.speech.encode(features, feature_mask))
 
 
 def trim(out: AdapterOutput) -> list[torch.Tensor]:

@@ -16,8 +16,6 @@ from components.config import RECIPES, Params, ParamsError
 from components.params_file import update_params
 
 PRESET_DIR = Path(__file__).parent
-# Replaced whole: a mapping left over from another recipe (e.g. the old adapter's options) is wrong.
-PRESET_KEYS = ("targets", "train.adapter", "train.lora", "train.phases")
 
 
 def load_preset(name: str) -> dict[str, Any]:
@@ -36,4 +34,6 @@ def load_preset(name: str) -> dict[str, Any]:
 
 def apply_recipe(params_path: str | Path, name: str) -> Params:
     """Write recipe ``name``'s preset into ``params_path``; validated before anything is written."""
-    return update_params(params_path, {"recipe": name, **load_preset(name)}, replace=PRESET_KEYS)
+    preset = load_preset(name)
+    # each key replaced whole: a mapping left over from another recipe (the old adapter's options) is wrong
+    return update_params(params_path, {"recipe": name, **preset}, replace=tuple(preset))

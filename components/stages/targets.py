@@ -7,7 +7,6 @@ transcripts; ``tasks`` (SpeechVerse) and ``transcripts`` (Wav2Prompt) come from 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
@@ -17,7 +16,7 @@ from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
 from components.targets.multi_instruction import multi_instruction_targets
-from components.targets.rows import asr_targets
+from components.targets.rows import GeneratedRows, asr_targets
 from components.targets.task_data import task_targets
 from components.workspace import TARGET_DIR, VALIDATED_DIR
 
@@ -32,12 +31,14 @@ def evaluation_wordings(params: Params) -> set[str]:
 
 def split_targets(
     params: Params, utterances: Sequence[Utterance], languages: list[str], model: SpeechLLM | None, llm: str
-) -> list[dict[str, Any]]:
+) -> GeneratedRows:
+    """The split's rows, and how many generated answers came out empty and were dropped."""
     t = params.targets
     if t.source == "continuation":
-        return continuation_targets(
+        rows = continuation_targets(
             model, utterances, t.instruction, t.max_new_tokens, t.batch_size, generator_id=llm
         )
+        return GeneratedRows(rows, 0)
     if t.source == "multi_instruction":
         generated = multi_instruction_targets(
             model,
@@ -51,15 +52,16 @@ def split_targets(
             seed=params.train.seed,
             generator_id=llm,
         )
-        return generated.rows
+        return generated
     if t.source == "tasks":
-        return task_targets(utterances, languages, params.train.seed, evaluation_wordings(params))
-    few_shot = [
-        row
-        for row in task_targets(utterances, languages, params.train.seed, evaluation_wordings(params))
-        if row["task"] in t.few_shot_tasks
-    ]
-    return asr_targets(utterances, t.instruction) + few_shot
+        return GeneratedRows(
+            task_targets(utterances, languages, params.train.seed, evaluation_wordings(params)), 0
+        )
+    few_shot = []
+    if t.few_shot_tasks:  # drawn for every task, then kept: each utterance's keyed draws stay the same
+        every_task = task_targets(utterances, languages, params.train.seed, evaluation_wordings(params))
+        few_shot = [row for row in every_task if row["task"] in t.few_shot_tasks]
+    return GeneratedRows(asr_targets(utterances, t.instruction) + few_shot, 0)
 
 
 def main(params: Params) -> None:
@@ -70,13 +72,13 @@ def main(params: Params) -> None:
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
     for split, utterances in splits.items():
-        rows = split_targets(params, utterances, languages, model, sources.llm)
-        empty = [row["id"] for row in rows if not row["target"].strip()]
+        rows, dropped = split_targets(params, utterances, languages, model, sources.llm)
+        empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})
         write_rows(TARGET_DIR / f"{split}.jsonl", rows)
         print(
             f"targets ({params.recipe}, {params.targets.source}): {len(rows)} {split} rows "
-            f"over tasks {tasks} ({len(empty)} empty)"
+            f"over tasks {tasks} ({empty} empty)"
         )
 
 

@@ -30,11 +30,25 @@ def load_examples(model: SpeechLLM, split: str) -> list[Example]:
     missing = [row["id"] for row in targets if row["id"] not in utterances]
     if missing:
         raise ValueError(f"{TARGET_DIR / f'{split}.jsonl'}: targets for unknown utterance ids {missing[:10]}")
-    ordered = [utterances[row["id"]] for row in targets]
-    features = utterance_features(model.feature_extractor, ordered, DATA_ROOT)
+    # a clip has several target rows (one per task or template): featurise it once, share the array
+    ids = list(dict.fromkeys(row["id"] for row in targets))
+    features = dict(
+        zip(
+            ids,
+            utterance_features(model.feature_extractor, [utterances[i] for i in ids], DATA_ROOT),
+            strict=True,
+        )
+    )
     return [
-        Example(row["id"], feats, row["instruction"], row["target"], row["task"], utterances[row["id"]].text)
-        for row, feats in zip(targets, features, strict=True)
+        Example(
+            row["id"],
+            features[row["id"]],
+            row["instruction"],
+            row["target"],
+            row["task"],
+            utterances[row["id"]].text,
+        )
+        for row in targets
     ]
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, get_args
 
+from components.config import Variant
 from components.data.languages import language_name
 from components.data.manifest import Utterance
 from components.seeding import keyed_rng
@@ -19,8 +20,7 @@ from components.targets.generation import Request, generator_record, greedy_outp
 from components.targets.rows import GeneratedRows, target_row, transcript_rows
 from components.targets.templates import LANGUAGE, instruction_templates, placeholders
 
-Variant = Literal["t", "mi", "tmi"]
-VARIANTS: tuple[str, ...] = ("t", "mi", "tmi")
+VARIANTS: tuple[str, ...] = get_args(Variant)
 TRANSCRIBE = "transcribe"
 
 

@@ -8,6 +8,7 @@ against the LLM's own token embeddings of the transcript.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -43,6 +44,25 @@ def blank_token_id(tokenizer: PreTrainedTokenizerBase, blank: str) -> int:
     return int(tokenizer.convert_tokens_to_ids(blank))
 
 
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    """What the loss terms need beyond the batch; fixed for a whole run, so resolved once."""
+
+    kl_temperature: float
+    eot_weight: float
+    blank_id: int  # the ctc loss
+    embedding_mean_square: float  # the mse loss's unit: the frozen table's mean squared element
+
+
+def objective_settings(
+    model: SpeechLLM, kl_temperature: float, eot_weight: float, ctc_blank: str
+) -> ObjectiveSettings:
+    table = model.llm.get_input_embeddings().weight.detach()
+    return ObjectiveSettings(
+        kl_temperature, eot_weight, blank_token_id(model.tokenizer, ctc_blank), float(table.pow(2).mean())
+    )
+
+
 def batch_objective(
     model: SpeechLLM,
     features: torch.Tensor,
@@ -51,15 +71,13 @@ def batch_objective(
     targets: Sequence[str],
     texts: Sequence[str],
     losses: dict[str, float],
-    kl_temperature: float = 2.0,
-    eot_weight: float = 1.0,
-    ctc_blank: str = "pad",
+    settings: ObjectiveSettings,
 ) -> dict[str, torch.Tensor]:
     """Every named loss term and ``objective`` = Σ weight × term."""
     token_ids = [text_ids(model.tokenizer, text) for text in texts]
     counts = torch.tensor([len(ids) for ids in token_ids])
     # CIF fires one vector per transcript token when told how many; other adapters ignore the counts.
-    out = model.speech.encode(features, feature_mask, counts if model.spec.kind == "cif" else None)
+    out = model.speech.encode(features, feature_mask, counts)
     table = model.llm.get_input_embeddings().weight
     terms: dict[str, torch.Tensor] = {}
     if "ce" in losses or "kl" in losses:
@@ -75,17 +93,19 @@ def batch_objective(
                 batch.labels,
                 teacher_logits,
                 teacher.labels,
-                temperature=kl_temperature,
-                eot_weight=eot_weight,
+                temperature=settings.kl_temperature,
+                eot_weight=settings.eot_weight,
                 eot_token_id=model.tokenizer.eos_token_id,
             )
     if "ctc" in losses:
         terms["ctc"] = ctc_on_embedding_matrix(
-            out.embeds, out.mask, table, token_ids, blank_id=blank_token_id(model.tokenizer, ctc_blank)
+            out.embeds, out.mask, table, token_ids, blank_id=settings.blank_id
         )
     if "mse" in losses:
         wanted = [table[torch.tensor(ids, dtype=torch.long)].detach() for ids in token_ids]
-        terms["mse"] = embedding_mse(out.embeds, out.mask, wanted, counts, scale=table.detach().pow(2).mean())
+        terms["mse"] = embedding_mse(
+            out.embeds, out.mask, wanted, counts, scale=settings.embedding_mean_square
+        )
     if "quantity" in losses:
         terms["quantity"] = cif_quantity_loss(out.alphas, None, counts)
     terms["objective"] = sum(weight * terms[name] for name, weight in losses.items())

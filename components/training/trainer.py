@@ -16,7 +16,7 @@ import torch
 
 from components.config import PhaseParams, TrainParams
 from components.modeling.speech_llm import SpeechLLM, collate_features
-from components.training.objective import batch_objective
+from components.training.objective import ObjectiveSettings, batch_objective, objective_settings
 from components.training.schedule import OptimiserSettings, optimise
 
 ALL_TASKS = "*"
@@ -108,10 +108,8 @@ def task_sampler(
     for example in examples:
         by_task.setdefault(example.task, []).append(example)
     tasks = sorted(by_task)
-    if ALL_TASKS in weights:
-        probabilities = np.array([weights.get(t, weights[ALL_TASKS]) for t in tasks], dtype=float)
-    else:
-        probabilities = np.array([weights[t] for t in tasks], dtype=float)
+    # the examples are already those of the weighted tasks; "*" weighs every task not named
+    probabilities = np.array([weights.get(t, weights.get(ALL_TASKS)) for t in tasks], dtype=float)
     probabilities /= probabilities.sum()
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -130,8 +128,14 @@ def task_sampler(
 
 
 def batch_loss(
-    model: SpeechLLM, batch: Sequence[Example], losses: dict[str, float], params: TrainParams
+    model: SpeechLLM,
+    batch: Sequence[Example],
+    losses: dict[str, float],
+    params: TrainParams,
+    settings: ObjectiveSettings | None = None,
 ) -> dict[str, torch.Tensor]:
+    """The batch's loss terms; ``settings`` resolved once per run (from ``params`` when not given)."""
+    settings = settings or run_settings(model, params)
     features, mask = collate_features([e.features for e in batch])
     return batch_objective(
         model,
@@ -141,15 +145,21 @@ def batch_loss(
         [e.target for e in batch],
         [e.text for e in batch],
         losses,
-        params.kl_temperature,
-        params.eot_weight,
-        params.ctc_blank,
+        settings,
     )
+
+
+def run_settings(model: SpeechLLM, params: TrainParams) -> ObjectiveSettings:
+    return objective_settings(model, params.kl_temperature, params.eot_weight, params.ctc_blank)
 
 
 @torch.no_grad()
 def dev_objective(
-    model: SpeechLLM, examples: Sequence[Example], losses: dict[str, float], params: TrainParams
+    model: SpeechLLM,
+    examples: Sequence[Example],
+    losses: dict[str, float],
+    params: TrainParams,
+    settings: ObjectiveSettings,
 ) -> dict[str, float]:
     """Each loss term and the weighted objective, averaged over dev batches in a fixed order."""
     if not examples:
@@ -158,7 +168,7 @@ def dev_objective(
     model.eval()
     totals: dict[str, list[float]] = {}
     for start in range(0, len(examples), params.batch_size):
-        terms = batch_loss(model, examples[start : start + params.batch_size], losses, params)
+        terms = batch_loss(model, examples[start : start + params.batch_size], losses, params, settings)
         for name, value in terms.items():
             totals.setdefault(name, []).append(float(value))
     model.train(was_training)
@@ -177,8 +187,11 @@ def train_recipe(
         raise ValueError("train: no training examples (is the train split empty?)")
     check_phase_tasks(params.phases, train)
     groups = model.parameter_groups()
+    loss_settings = run_settings(model, params)
     results = [
-        PhaseResult(p.name, dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params))
+        PhaseResult(
+            p.name, dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings)
+        )
         for p in params.phases
     ]
     for index, (phase, result) in enumerate(zip(params.phases, results, strict=True)):
@@ -197,7 +210,7 @@ def train_recipe(
         )
 
         def step_loss(step: int, phase: PhaseParams = phase, sampler=sampler) -> torch.Tensor:
-            return batch_loss(model, sampler(step), phase.losses, params)["objective"]
+            return batch_loss(model, sampler(step), phase.losses, params, loss_settings)["objective"]
 
         start = time.perf_counter()
         model.train()
@@ -207,5 +220,7 @@ def train_recipe(
     for parameter in (p for members in groups.values() for p in members):
         parameter.requires_grad_(True)
     for phase, result in zip(params.phases, results, strict=True):
-        result.dev_after = dev_objective(model, phase_examples(dev, phase), phase.losses, params)
+        result.dev_after = dev_objective(
+            model, phase_examples(dev, phase), phase.losses, params, loss_settings
+        )
     return TrainResult(results)
