@@ -52,8 +52,8 @@ system-packages:
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-cache-dir -U pip
+	$(BIN)/pip install -q --no-cache-dir -e '.[test]'
 	touch $(STAMP)
 
 clean:
