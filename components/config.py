@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components.modeling.prompts import BLSP_TEMPLATE, check_template
+
 PARAMS_FILE = "params.yaml"
 LANGUAGE_CODE = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
@@ -47,12 +49,22 @@ class TinyLLMParams(Section):
 
 
 class BaseModelsParams(Section):
-    """Where the frozen encoder and LLM come from: ``tiny`` builds them locally, else an HF id or path."""
+    """Where the frozen encoder and LLM come from: ``tiny`` builds them locally, else an HF id or path.
+
+    ``prompt_template`` lays out the prompt for an LLM whose tokenizer has no chat template (the tiny
+    one is taught in it); an LLM with a chat template is prompted in that instead.
+    """
 
     encoder: str = "tiny"
     llm: str = "tiny"
+    prompt_template: str = BLSP_TEMPLATE
     tiny_encoder: TinyEncoderParams = TinyEncoderParams()
     tiny_llm: TinyLLMParams = TinyLLMParams()
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _template_has_both_slots(cls, template: str) -> str:
+        return check_template(template)
 
 
 class SkillInstructions(Section):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import BaseModelsParams, TinyEncoderParams, TinyLLMParams
+from components.modeling.prompts import BLSP_TEMPLATE
 from components.workspace import BASE_DIR
 
 SOURCES_FILE = "sources.json"
@@ -22,13 +23,16 @@ SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>",
 
 @dataclass(frozen=True)
 class BaseModelSources:
-    """Where the encoder and the LLM are loaded from: a local directory or a hub id."""
+    """Where the encoder and the LLM are loaded from (a local directory or a hub id), and the prompt
+    layout used with an LLM that has no chat template: downstream stages read it here, so a change
+    to it re-runs them."""
 
     encoder: str
     llm: str
+    prompt_template: str = BLSP_TEMPLATE
 
     def to_json(self) -> dict[str, str]:
-        return {"encoder": self.encoder, "llm": self.llm}
+        return {"encoder": self.encoder, "llm": self.llm, "prompt_template": self.prompt_template}
 
 
 def write_sources(base_dir: Path, sources: BaseModelSources) -> None:
@@ -48,7 +52,10 @@ def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
         local = Path(base_dir) / source
         return local.as_posix() if local.exists() else source
 
-    return BaseModelSources(encoder=resolve(raw["encoder"]), llm=resolve(raw["llm"]))
+    template = raw.get("prompt_template", BLSP_TEMPLATE)
+    return BaseModelSources(
+        encoder=resolve(raw["encoder"]), llm=resolve(raw["llm"]), prompt_template=template
+    )
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path) -> Any:
@@ -141,7 +148,7 @@ def prepare_base_models(
     if llm == "tiny":
         build_tiny_llm(params.tiny_llm, corpus_texts, base_dir / "llm", seed)
         llm = "llm"
-    sources = BaseModelSources(encoder=encoder, llm=llm)
+    sources = BaseModelSources(encoder=encoder, llm=llm, prompt_template=params.prompt_template)
     write_sources(base_dir, sources)
     return sources
 

@@ -6,12 +6,29 @@ speech slot is a placeholder that is split out, so text and speech prompts share
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from typing import Any
 
 SPEECH_PLACEHOLDER = "<|speech|>"
 # BLSP's layout: BOS, the human turn with the instruction, the speech, then the assistant tag.
 BLSP_TEMPLATE = "###[Human]:{instruction} " + SPEECH_PLACEHOLDER + "\n\n\n###[Assistant]:"
+
+
+def check_template(template: str) -> str:
+    """A template has one ``{instruction}`` field and one speech placeholder, and no other field.
+
+    Anything else would either fail at the first prompt or silently drop the instruction or the speech.
+    """
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:  # an unmatched brace
+        raise ValueError(f"not a format string ({error}); write a literal brace as {{{{ or }}}}") from None
+    if fields != ["instruction"]:
+        raise ValueError(f"needs exactly one {{instruction}} field and no other, found {fields}")
+    if template.count(SPEECH_PLACEHOLDER) != 1:
+        raise ValueError(f"needs the speech placeholder {SPEECH_PLACEHOLDER} exactly once")
+    return template
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,10 @@ class SpeechLLM(PromptedLLM):
         adapter: Any | None = None,
         lora: Any | None = None,
         seed: int = 0,
+        template: str = BLSP_TEMPLATE,
     ) -> SpeechLLM:
-        """A fresh adapter (``adapter``: AdapterParams, default conv_glu) between base models."""
+        """A fresh adapter (``adapter``: AdapterParams, default conv_glu) between base models;
+        ``template`` lays out the prompt when the LLM has no chat template."""
         from components.modeling.base_models import load_encoder, load_llm
 
         encoder_model, extractor = load_encoder(encoder_source)
@@ -163,7 +165,8 @@ class SpeechLLM(PromptedLLM):
         if lora is not None:
             llm = add_lora(llm, lora, seed)
         sources = {"encoder": encoder_source, "llm": llm_source}
-        return cls(SpeechPath(encoder, *trainables), llm, tokenizer, extractor, sources, spec=spec, seed=seed)
+        speech = SpeechPath(encoder, *trainables)
+        return cls(speech, llm, tokenizer, extractor, sources, template, spec=spec, seed=seed)
 
     @property
     def has_lora(self) -> bool:

@@ -198,7 +198,7 @@ def model_artifacts(workspace: Path) -> dict[str, str]:
     workspace = Path(workspace)
     artifacts = {"adapter": str(workspace / ADAPTER_DIR), "onnx": str(workspace / ONNX_DIR)}
     sources = read_sources(workspace / BASE_DIR)
-    for key, source in sources.to_json().items():
+    for key, source in (("encoder", sources.encoder), ("llm", sources.llm)):
         local = Path(source) if Path(source).is_absolute() else workspace / source
         if local.is_dir():
             artifacts[key] = str(local)

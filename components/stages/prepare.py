@@ -16,7 +16,6 @@ from components.data.importers import import_corpus
 from components.data.languages import language_name
 from components.data.manifest import MANIFEST_DIR, SPLITS, Utterance, write_rows
 from components.modeling.base_models import prepare_base_models
-from components.modeling.prompts import BLSP_TEMPLATE
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.text_skills import teach_demo_llm
@@ -42,7 +41,7 @@ def grammar_words(languages: list[str]) -> list[str]:
 def tokenizer_texts(params: Params, rows: list[Utterance]) -> list[str]:
     """What a tiny LLM's tokenizer learns from: prompt wordings, transcripts and translations."""
     languages = sorted({*params.prepare.languages, *(row.language for row in rows)})
-    texts = [BLSP_TEMPLATE]
+    texts = [params.prepare.base_models.prompt_template]
     for wordings in params.prepare.text_skills.instructions.by_task().values():
         texts += [w.format(language=language_name(code)) for w in wordings for code in languages]
     for row in rows:
@@ -80,7 +79,12 @@ def main(params: Params) -> None:
         )
         if prep.base_models.llm == "tiny" and sentences:
             taught = teach_demo_llm(
-                base_tmp / sources.llm, sentences, prep.languages, prep.text_skills, prep.seed
+                base_tmp / sources.llm,
+                sentences,
+                prep.languages,
+                prep.text_skills,
+                prep.seed,
+                sources.prompt_template,
             )
             skills = {"taught": True, **taught}
     write_json(SKILLS_METRICS, skills)

@@ -68,7 +68,11 @@ def main(params: Params) -> None:
     seed_everything(params.train.seed)
     sources = read_sources()
     writes = params.targets.source in ("continuation", "multi_instruction")
-    model = SpeechLLM.from_base(sources.encoder, sources.llm) if writes else None
+    model = (
+        SpeechLLM.from_base(sources.encoder, sources.llm, template=sources.prompt_template)
+        if writes
+        else None
+    )
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
     for split, utterances in splits.items():

@@ -66,8 +66,14 @@ def loss_csv(steps: list[dict[str, float]]) -> str:
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     sources = read_sources()
+    train_params = params.train
     model = SpeechLLM.from_base(
-        sources.encoder, sources.llm, params.train.adapter, params.train.lora, params.train.seed
+        sources.encoder,
+        sources.llm,
+        train_params.adapter,
+        train_params.lora,
+        train_params.seed,
+        sources.prompt_template,
     )
     train, dev = load_examples(model, "train"), load_examples(model, "dev")
     result = train_recipe(model, train, dev, params.train)

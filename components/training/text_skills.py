@@ -188,8 +188,10 @@ def teach_demo_llm(
     languages: Sequence[str],
     params: TextSkillsParams,
     seed: int,
+    template: str,
 ) -> dict[str, Any]:
-    """Teach the tiny LLM saved in ``llm_dir`` on training and fresh sentences; check it on dev ones.
+    """Teach the tiny LLM saved in ``llm_dir``, prompted in ``template``, on training and fresh
+    sentences; check it on dev ones.
 
     Dev and test sentences are never taught, so the text-input ceiling is measured on unseen text.
     """
@@ -197,7 +199,7 @@ def teach_demo_llm(
 
     taught = taught_clauses(corpus, params.extra_sentences, seed)
     llm, tokenizer = load_llm(str(llm_dir))
-    model = PromptedLLM(llm, tokenizer)
+    model = PromptedLLM(llm, tokenizer, template)
     start = time.perf_counter()
     history = teach_text_skills(model, taught, languages, params, seed)
     seconds = time.perf_counter() - start

@@ -17,16 +17,21 @@ def test_prepare_records_hub_ids_as_is_and_builds_only_what_is_tiny(
     from components.config import BaseModelsParams, TinyLLMParams
     from components.modeling.base_models import SOURCES_FILE, prepare_base_models, read_sources
 
-    params = BaseModelsParams(encoder="openai/whisper-tiny", tiny_llm=TinyLLMParams(vocab_size=300))
+    template = "<s>Task: {instruction}\nAudio: <|speech|>\nAnswer:"
+    params = BaseModelsParams(
+        encoder="openai/whisper-tiny", tiny_llm=TinyLLMParams(vocab_size=300), prompt_template=template
+    )
     sources = prepare_base_models(params, tiny_texts, tmp_path, seed=0, sample_rate=16000)
-    assert sources.to_json() == {"encoder": "openai/whisper-tiny", "llm": "llm"}
+    expected = {"encoder": "openai/whisper-tiny", "llm": "llm", "prompt_template": template}
+    assert sources.to_json() == expected
     assert not (tmp_path / "encoder").exists()  # nothing built (or downloaded) for a hub id
     recorded = json.loads((tmp_path / SOURCES_FILE).read_text(encoding="utf-8"))
-    assert recorded == {"encoder": "openai/whisper-tiny", "llm": "llm"}  # relative: workspace-independent
+    assert recorded == expected  # relative paths: workspace-independent
 
     resolved = read_sources(tmp_path)
     assert resolved.encoder == "openai/whisper-tiny"
     assert Path(resolved.llm) == tmp_path / "llm"
+    assert resolved.prompt_template == template
 
     # same seed and texts → bit-identical weights to the session's tiny LLM
     built = load_file(tmp_path / "llm" / "model.safetensors")

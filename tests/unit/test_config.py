@@ -59,6 +59,26 @@ def test_unknown_key_error_names_the_dotted_key(raw, key) -> None:
         ({"validate": {"max_quarantine_share": 1.5}}, "validate.max_quarantine_share"),
         ({"validate": {"leakage": {"speakers": True}}}, "validate.leakage.speakers"),
         ({"train": "not a mapping"}, "train"),
+        (
+            {"prepare": {"base_models": {"prompt_template": "Q: {instruction}"}}},
+            "prepare.base_models.prompt_template",
+        ),
+        (
+            {"prepare": {"base_models": {"prompt_template": "<|speech|>"}}},
+            "prepare.base_models.prompt_template",
+        ),
+        (
+            {"prepare": {"base_models": {"prompt_template": "{instruction} <|speech|> {answer}"}}},
+            "prepare.base_models.prompt_template",
+        ),
+        (
+            {"prepare": {"base_models": {"prompt_template": "{instruction <|speech|>"}}},
+            "prepare.base_models.prompt_template",
+        ),
+        (
+            {"prepare": {"base_models": {"prompt_template": "{instruction} <|speech|> <|speech|>"}}},
+            "prepare.base_models.prompt_template",
+        ),
     ],
 )
 def test_bad_value_error_names_the_dotted_key(raw, key) -> None:

@@ -183,3 +183,32 @@ def test_batch_loss_is_mean_per_target_token_not_per_sequence(tiny_model) -> Non
     assert counts[0] != counts[1], "the test needs targets of different lengths"
     weighted = sum(c * s for c, s in zip(counts, singles, strict=True)) / sum(counts)
     torch.testing.assert_close(joint, weighted, rtol=1e-5, atol=1e-5)
+
+
+def test_a_configured_template_lays_out_the_prompt_and_survives_save_and_load(
+    tiny_base_dirs, tmp_path
+) -> None:
+    """An LLM with no chat template is prompted in the configured layout, and the adapter keeps it."""
+    from components.modeling.prompted_llm import IGNORE_INDEX
+    from components.modeling.prompts import SPEECH_PLACEHOLDER
+    from components.modeling.speech_llm import SpeechLLM
+
+    template = "Task: {instruction}\nAudio:" + SPEECH_PLACEHOLDER + "\nAnswer:"
+    model = SpeechLLM.from_base(*tiny_base_dirs, template=template)
+    tok = model.tokenizer
+    hidden = model.llm.get_input_embeddings().embedding_dim
+    slot = make_slots(hidden, [3])
+    batch = model.splice(["Say it"], slot, ["hello world"])
+
+    before, _, after = template.format(instruction="Say it").partition(SPEECH_PLACEHOLDER)
+    prefix = [tok.bos_token_id, *tok(before, add_special_tokens=False)["input_ids"]]
+    suffix = tok(after, add_special_tokens=False)["input_ids"]
+    embeddings = model.llm.get_input_embeddings().weight
+    expected = [*embeddings[prefix], *slot[0], *embeddings[suffix]]
+    context = len(expected)
+    assert batch.labels[0, :context].eq(IGNORE_INDEX).all()
+    for position, vector in enumerate(expected):
+        assert batch.inputs_embeds[0, position].equal(vector), position
+
+    model.save_pretrained(tmp_path / "adapter")
+    assert SpeechLLM.from_pretrained(tmp_path / "adapter").template == template
