@@ -397,7 +397,7 @@ class ExportParams(Section):
 
 
 class RegistryParams(Section):
-    model_name: str = Field("speechalign-blsp", min_length=1)
+    model_name: str = Field("speechalign", min_length=1)
     experiment: str = Field("speechalign", min_length=1)
     stage_timeout_s: int = Field(3600, gt=0)
     challenger_alias: str = "challenger"

@@ -49,6 +49,10 @@ def test_recipe_runs_end_to_end_registers_a_tagged_version_and_improves_its_dev_
     configure(workspace, "speechalign")
     version = MlflowClient().get_model_version(registration["model_name"], registration["version"])
     assert version.tags["recipe"] == recipe
+    by_recipe = MlflowClient().search_model_versions(
+        f"name='{registration['model_name']}' and tags.recipe='{recipe}'"
+    )
+    assert [v.version for v in by_recipe] == [version.version]
 
     train = json.loads((workspace / "metrics/train.json").read_text())
     assert train["recipe"] == recipe

@@ -44,7 +44,7 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     assert result["registration"]["created"] and result["registration"]["alias"] == "challenger"
 
     client = registry(workspace)
-    version = client.get_model_version_by_alias("speechalign-blsp", "challenger")
+    version = client.get_model_version_by_alias("speechalign", "challenger")
     assert str(version.version) == "1"
     lock = yaml.safe_load((workspace / "dvc.lock").read_text())
     for stage, entry in lock["stages"].items():
@@ -100,7 +100,7 @@ def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace
     assert result.returncode == 0, result.stdout + result.stderr
     assert "stages run: none" in result.stdout
     assert "nothing changed" in result.stdout and "version 1" in result.stdout
-    versions = registry(workspace).search_model_versions("name='speechalign-blsp'")
+    versions = registry(workspace).search_model_versions("name='speechalign'")
     assert [str(v.version) for v in versions] == ["1"]
 
 
@@ -117,5 +117,5 @@ def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, wo
     assert "stage validate" in str(failure.value)
     assert "spa_" in str(failure.value)  # the offending utterance ids are named
     assert (workspace / "data/targets/train.jsonl").read_bytes() == targets_before
-    versions = registry(workspace).search_model_versions("name='speechalign-blsp'")
+    versions = registry(workspace).search_model_versions("name='speechalign'")
     assert [str(v.version) for v in versions] == ["1"]
