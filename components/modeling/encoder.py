@@ -72,6 +72,10 @@ class SpeechEncoder(nn.Module):
     def max_frames(self) -> int:
         return self.model.embed_positions.num_embeddings
 
+    def output_lengths(self, feature_lengths: torch.Tensor) -> torch.Tensor:
+        """Frames after the conv front end, for mel-frame counts."""
+        return whisper_output_lengths(feature_lengths)
+
     def input_spec(self) -> InputSpec:
         # conv2 halves the mel frames; at least 17 mel frames (0.17 s) give two or more outputs
         return InputSpec(self.model.config.num_mel_bins, MEL_FRAMES_PER_SECOND, 17, 2 * self.max_frames)

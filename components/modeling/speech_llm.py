@@ -57,6 +57,14 @@ class SpeechPath(nn.Module):
         self.adapter = adapter
         self.layer_mix = layer_mix
 
+    def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor | None:
+        """Speech vectors per clip from its input frames, by the formulas alone (no forward pass);
+        None for an adapter whose count is not set by the input (CIF fires per content)."""
+        adapter_lengths = getattr(self.adapter, "output_lengths", None)
+        if adapter_lengths is None:
+            return None
+        return adapter_lengths(self.encoder.output_lengths(input_lengths))
+
     def encode(
         self, features: torch.Tensor, feature_mask: torch.Tensor, target_lengths: torch.Tensor | None = None
     ) -> AdapterOutput:

@@ -165,6 +165,13 @@ def embedding_mse(
     return total / count / scale
 
 
+def ctc_frames_needed(target_ids: Sequence[int]) -> int:
+    """The fewest vectors a CTC alignment of ``target_ids`` takes: one per token, plus a blank
+    between each pair of equal neighbours. With fewer, the loss is infinite (zeroed by the loss)."""
+    repeats = sum(a == b for a, b in zip(target_ids, target_ids[1:], strict=False))
+    return len(target_ids) + repeats
+
+
 def ctc_on_embedding_matrix(
     vectors: torch.Tensor,
     vector_mask: torch.Tensor,

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from components.config import PhaseParams, TrainParams
+from components.modeling.prompts import text_ids
 from components.modeling.speech_llm import SpeechLLM, collate_features
+from components.training.losses import ctc_frames_needed
 from components.training.objective import ObjectiveSettings, batch_objective, objective_settings
 from components.training.schedule import OptimiserSettings, optimise
 
@@ -41,11 +43,14 @@ class PhaseResult:
     dev_before: dict[str, float] = field(default_factory=dict)
     dev_after: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    ctc_unalignable: int | None = None  # training examples too short for CTC (None: no CTC)
 
     def summary(self) -> dict[str, float | dict[str, float]]:
         last = self.steps[-10:]
+        ctc = {} if self.ctc_unalignable is None else {"ctc_unalignable": self.ctc_unalignable}
         return {
             "steps": len(self.steps),
+            **ctc,
             "final_train_loss": float(np.mean([s["loss"] for s in last])) if last else float("nan"),
             "dev_before": self.dev_before,
             "dev_after": self.dev_after,
@@ -175,6 +180,38 @@ def dev_objective(
     return {name: float(np.mean(values)) for name, values in totals.items()}
 
 
+def ctc_unalignable(model: SpeechLLM, examples: Sequence[Example]) -> list[str]:
+    """Ids of the examples whose clip gives fewer speech vectors than CTC needs for the transcript.
+
+    CTC cannot align those at all; the loss zeroes them, so they would add nothing, silently.
+    """
+    frames = model.speech.output_lengths(torch.tensor([e.features.shape[-1] for e in examples]))
+    if frames is None:
+        return []
+    return [
+        e.id
+        for e, n in zip(examples, frames.tolist(), strict=True)
+        if n < ctc_frames_needed(text_ids(model.tokenizer, e.text))
+    ]
+
+
+def check_ctc_alignable(model: SpeechLLM, phase: PhaseParams, examples: Sequence[Example]) -> int:
+    """Refuse a CTC phase that no example can align; warn about, and count, the ones that cannot."""
+    bad = ctc_unalignable(model, examples)
+    hint = "use less downsampling in train.adapter or longer clips"
+    if examples and len(bad) == len(examples):
+        raise ValueError(
+            f"train.phases.{phase.name}: no training example is long enough for CTC (the adapter gives "
+            f"fewer vectors than the transcript needs, e.g. {', '.join(bad[:5])}); {hint}"
+        )
+    if bad:
+        print(
+            f"train: warning: phase {phase.name}: {len(bad)} of {len(examples)} examples are too short "
+            f"for CTC and add nothing to it (e.g. {', '.join(bad[:5])}); {hint}"
+        )
+    return len(bad)
+
+
 def train_recipe(
     model: SpeechLLM,
     train: Sequence[Example],
@@ -188,9 +225,16 @@ def train_recipe(
     check_phase_tasks(params.phases, train)
     groups = model.parameter_groups()
     loss_settings = run_settings(model, params)
+    unalignable = {
+        p.name: check_ctc_alignable(model, p, phase_examples(train, p))
+        for p in params.phases
+        if "ctc" in p.losses
+    }
     results = [
         PhaseResult(
-            p.name, dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings)
+            p.name,
+            dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings),
+            ctc_unalignable=unalignable.get(p.name),
         )
         for p in params.phases
     ]

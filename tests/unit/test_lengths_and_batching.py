@@ -42,6 +42,7 @@ def test_speech_mask_lengths_follow_whisper_then_three_stride2_convs_for_odd_and
     assert torch.equal(encoder_mask.sum(dim=1), want_encoder)
     assert torch.equal(speech_mask.sum(dim=1), want_speech)
     assert torch.equal(tiny_model.speech.adapter.output_lengths(want_encoder), want_speech)
+    assert torch.equal(tiny_model.speech.output_lengths(lengths), want_speech)  # no forward pass
     # the masks are prefixes (1…1 0…0) and padded positions are exactly zero
     for out, out_mask, want in ((hidden, encoder_mask, want_encoder), (embeds, speech_mask, want_speech)):
         for row, n in enumerate(want.tolist()):

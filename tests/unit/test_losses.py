@@ -295,3 +295,20 @@ def test_quantity_loss_is_the_mean_gap_between_summed_weights_and_token_counts()
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
     # row 0: 2.25 vs 3 tokens; row 1: 1.8 vs 1 token
     torch.testing.assert_close(cif_quantity_loss(alphas, mask, [3, 1]), torch.tensor((0.75 + 0.8) / 2))
+
+
+@pytest.mark.parametrize(
+    ("ids", "needed"), [([5, 9, 5, 5], 5), ([5, 6, 7], 3), ([5, 5], 3), ([5, 5, 5, 6, 6], 8), ([7, 8, 7], 3)]
+)
+def test_ctc_frames_needed_is_the_exact_boundary_between_a_finite_and_an_infinite_loss(ids, needed) -> None:
+    from components.training.losses import ctc_frames_needed
+
+    assert ctc_frames_needed(ids) == needed
+
+    def loss(frames: int) -> float:
+        log_probs = torch.randn(frames, 1, 10, generator=torch.Generator().manual_seed(0)).log_softmax(-1)
+        target = torch.tensor([ids])
+        return float(F.ctc_loss(log_probs, target, torch.tensor([frames]), torch.tensor([len(ids)]), blank=0))
+
+    assert loss(needed) < float("inf")
+    assert loss(needed - 1) == float("inf")

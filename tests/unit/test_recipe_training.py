@@ -167,3 +167,37 @@ def test_the_ctc_blank_is_a_special_token_named_by_role_or_spelling(tiny_base_di
     word = next(t for t in tokenizer.get_vocab() if t not in tokenizer.all_special_tokens)
     with pytest.raises(ValueError, match=re.escape(f"train.ctc_blank: '{word}' is not a special token")):
         blank_token_id(tokenizer, word)
+
+
+def test_a_ctc_phase_no_clip_can_align_is_refused_and_a_few_short_clips_are_counted(tiny_base_dirs) -> None:
+    """Clips with fewer adapter vectors than their transcript needs would add nothing to CTC, silently."""
+    import numpy as np
+
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM, extract_features
+    from components.training.trainer import Example, train_recipe
+
+    model = SpeechLLM.from_base(*tiny_base_dirs)
+    rng = np.random.default_rng(0)
+    text = "the quick brown fox jumps over the lazy dog"
+
+    def example(uid: str, samples: int) -> Example:
+        features = extract_features(
+            model.feature_extractor, rng.standard_normal(samples).astype("float32") * 0.1
+        )
+        return Example(uid, features, "say it", text, "asr", text)
+
+    params = TrainParams(
+        batch_size=2,
+        warmup_steps=0,
+        phases=[
+            {"name": "ctc", "steps": 1, "tasks": {"asr": 1.0}, "losses": {"ctc": 1.0}, "train": ["adapter"]}
+        ],
+    )
+    short = [example("short-a", 4000), example("short-b", 5000)]
+    with pytest.raises(ValueError, match=r"train\.phases\.ctc: no training example .*short-a, short-b"):
+        train_recipe(model, short, short, params, progress=False)
+
+    mixed = [*short, example("long", 80000)]
+    result = train_recipe(model, mixed, mixed, params, progress=False)
+    assert result.summary()["phases"]["ctc"]["ctc_unalignable"] == 2

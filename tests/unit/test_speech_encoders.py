@@ -112,6 +112,7 @@ def test_mask_lengths_follow_the_models_own_length_formula(family_dirs, name) ->
     # conv (k10, s5) then (k3, s2): 400 samples → 79 → 39 frames
     assert want.tolist()[:2] == [39, 39] and int(want[-1]) == 233
     assert torch.equal(out_mask.sum(dim=1), want)
+    assert torch.equal(encoder.output_lengths(torch.tensor(SAMPLES)), want)
     assert hidden.shape == (len(SAMPLES), int(want.max()), 32)
     for row, n in enumerate(want.tolist()):
         assert out_mask[row, :n].eq(1).all() and out_mask[row, n:].eq(0).all()
