@@ -241,7 +241,7 @@ RECIPES: tuple[str, ...] = get_args(RecipeName)
 TargetSource = Literal["continuation", "multi_instruction", "tasks", "transcripts"]
 Variant = Literal["t", "mi", "tmi"]  # multi_instruction: transcript only, instructions only, or both
 AdapterKind = Literal["conv_glu", "stack_swiglu", "conv_downsampler", "encoder_blocks", "cif"]
-LossName = Literal["ce", "kl", "ctc", "mse", "quantity"]
+LossName = Literal["ce", "kl", "ctc", "mse", "quantity", "lid_ctc"]
 TrainableGroup = Literal["adapter", "layers", "lora"]
 
 
@@ -368,6 +368,11 @@ class TrainParams(Section):
                 raise ValueError(f"phases.{phase.name}: trains lora but train.lora is not set")
             if "quantity" in phase.losses and self.adapter.kind != "cif":
                 raise ValueError(f"phases.{phase.name}: the quantity loss needs the cif adapter")
+            if "lid_ctc" in phase.losses and self.adapter.options().get("lid_block") is None:
+                raise ValueError(
+                    f"phases.{phase.name}: the lid_ctc loss needs a language-ID head "
+                    "(train.adapter: kind encoder_blocks with lid_block set)"
+                )
         return self
 
 

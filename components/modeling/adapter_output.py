@@ -19,11 +19,15 @@ class AdapterOutput(NamedTuple):
 
     ``alphas`` are the unscaled CIF weights of the integrated frames (zero on padding), kept so the
     trainer can add the quantity loss |Σα − U|; adapters with a fixed downsampling return None.
+    ``lid_logits`` (B, T'', 1 + languages) and ``lid_mask`` (B, T'') are an intermediate layer's
+    language-ID logits (class 0 is CTC's blank), for the ``lid_ctc`` loss; None without such a head.
     """
 
     embeds: torch.Tensor
     mask: torch.Tensor
     alphas: torch.Tensor | None
+    lid_logits: torch.Tensor | None = None
+    lid_mask: torch.Tensor | None = None
 
 
 def masked_input(hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,8 +19,9 @@ ADAPTERS: dict[str, tuple[str, str, str]] = {
     "encoder_blocks": ("components.modeling.encoder_blocks", "EncoderBlocksAdapter", "EncoderBlocksConfig"),
     "cif": ("components.modeling.cif", "CifAdapter", "CifAdapterConfig"),
 }
-# Filled from the encoder and the LLM, never from params.
-DERIVED_FIELDS = frozenset({"input_size", "output_size", "output_scale"})
+# Filled from the encoder, the LLM and the training corpus, never from params; a kind takes those
+# its config declares.
+DERIVED_FIELDS = frozenset({"input_size", "output_size", "output_scale", "lid_languages"})
 
 
 def adapter_classes(kind: str) -> tuple[type[nn.Module], type]:
@@ -63,12 +64,21 @@ def option_problems(kind: str, options: dict[str, Any]) -> dict[str, str]:
                 problems[key] = f"must be a number >= 0 (got {value!r})"
         elif kind_of.startswith("bool") and not isinstance(value, bool):
             problems[key] = f"must be true or false (got {value!r})"
+    if not problems:  # the config's own checks across fields, with stand-ins for the derived values
+        stand_ins = {"input_size": 1, "output_size": 1, "output_scale": 1.0, "lid_languages": ("und",)}
+        try:
+            config_class(**{k: v for k, v in stand_ins.items() if k in fields}, **options)
+        except ValueError as error:
+            key, _, problem = str(error).partition(": ")
+            problems[key if key in known else "options"] = problem if key in known else str(error)
     return problems
 
 
 def build_adapter(kind: str, sizes: dict[str, Any], options: dict[str, Any]) -> nn.Module:
-    """A fresh adapter of ``kind`` with the derived ``sizes`` and the params' ``options``."""
-    return adapter_from_config(kind, {**sizes, **options})
+    """A fresh adapter of ``kind`` with the derived ``sizes`` it declares and the params' ``options``."""
+    _, config_class = adapter_classes(kind)
+    declared = {f.name for f in dataclasses.fields(config_class)}
+    return adapter_from_config(kind, {**{k: v for k, v in sizes.items() if k in declared}, **options})
 
 
 def adapter_from_config(kind: str, config: dict[str, Any]) -> nn.Module:

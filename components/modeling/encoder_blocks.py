@@ -31,9 +31,24 @@ class EncoderBlocksConfig:
     subsample_kernel: int = 3
     dropout: float = 0.0
     output_scale: float = 1.0  # LayerNorm gain at init: the LLM's token-embedding RMS
+    # Intermediate CTC over language ids after block ``lid_block`` (1-based), whose posteriors are fed
+    # back into the stream (self-conditioning); None: no such head. The classes are the training
+    # corpus's languages, filled in when the adapter is built for training, never from params.
+    lid_block: int | None = None
+    lid_languages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lid_languages", tuple(self.lid_languages))  # a JSON list when reloaded
+        if self.lid_block is not None:
+            if not 1 <= self.lid_block < self.layers:
+                raise ValueError(f"lid_block: {self.lid_block} must lie in [1, layers) = [1, {self.layers})")
+            if not self.lid_languages:
+                raise ValueError(
+                    "lid_block: the adapter needs its languages (lid_languages) to build the head"
+                )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "lid_languages": list(self.lid_languages)}
 
 
 def length_adaptor_lengths(lengths: torch.Tensor) -> torch.Tensor:
@@ -76,7 +91,12 @@ class TransformerBlock(nn.Module):
 
 class EncoderBlocksAdapter(nn.Module):
     """Linear(→ d_model) → Conv1d(s2)+GELU → N pre-norm Transformer blocks → Conv1d(k2, s2)+ReLU →
-    Linear(→ D_llm) → LayerNorm(gain output_scale)."""
+    Linear(→ D_llm) → LayerNorm(gain output_scale).
+
+    With ``lid_block`` set, a language-ID head after that block gives the intermediate-CTC logits,
+    and their softmax, projected back to d_model, is added to the stream: the later blocks see the
+    language the earlier ones heard (BLOOMZMMS's self-conditioned intermediate CTC).
+    """
 
     kind: ClassVar[str] = "encoder_blocks"
 
@@ -90,6 +110,10 @@ class EncoderBlocksAdapter(nn.Module):
             TransformerBlock(d_model, config.heads, config.ffn_dim or 4 * d_model, config.dropout)
             for _ in range(config.layers)
         )
+        if config.lid_block is not None:
+            classes = 1 + len(config.lid_languages)  # class 0 is CTC's blank
+            self.lid_head = nn.Linear(d_model, classes)
+            self.lid_condition = nn.Linear(classes, d_model)
         self.length_adaptor = nn.Conv1d(d_model, d_model, kernel_size=2, stride=2)
         self.proj = nn.Linear(d_model, config.output_size)
         self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
@@ -105,10 +129,15 @@ class EncoderBlocksAdapter(nn.Module):
         x, lengths = self.subsample(x, lengths)
         mask = length_mask(lengths, x.shape[1])
         bias = key_padding_bias(mask, x.dtype)
-        for block in self.blocks:
+        lid_logits = None
+        for number, block in enumerate(self.blocks, start=1):
             x = block(x, bias)
+            if number == self.config.lid_block:
+                lid_logits = self.lid_head(x)
+                x = x + self.lid_condition(lid_logits.softmax(dim=-1))  # self-conditioning
         x = x.masked_fill(mask[..., None] == 0, 0.0).transpose(1, 2)
         x = nn.functional.pad(x, (0, x.shape[-1] % 2))  # even frame count: see length_adaptor_lengths
         # an odd clip's zero frame counts as input, so the conv's own rule gives ceil(L / 2)
         x, lengths = masked_conv(self.length_adaptor, x, lengths + lengths % 2, nn.functional.relu)
-        return masked_output(self.norm(self.proj(x.transpose(1, 2))), lengths)
+        out = masked_output(self.norm(self.proj(x.transpose(1, 2))), lengths)
+        return out if lid_logits is None else out._replace(lid_logits=lid_logits, lid_mask=mask)

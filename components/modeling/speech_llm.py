@@ -160,16 +160,19 @@ class SpeechLLM(PromptedLLM):
         lora: Any | None = None,
         seed: int = 0,
         template: str = BLSP_TEMPLATE,
+        languages: Sequence[str] = (),
     ) -> SpeechLLM:
         """A fresh adapter (``adapter``: AdapterParams, default conv_glu) between base models;
-        ``template`` lays out the prompt when the LLM has no chat template."""
+        ``template`` lays out the prompt when the LLM has no chat template; ``languages`` are the
+        training corpus's, the classes of an adapter with a language-ID head."""
         from components.modeling.base_models import load_encoder, load_llm
 
         encoder_model, extractor = load_encoder(encoder_source)
         llm, tokenizer = load_llm(llm_source)
         encoder = speech_encoder(encoder_model)
         spec = AdapterSpec.from_params(adapter)
-        trainables = initial_trainables(spec, adapter_sizes(encoder, llm), encoder.num_layers, seed)
+        sizes = {**adapter_sizes(encoder, llm), "lid_languages": tuple(sorted(languages))}
+        trainables = initial_trainables(spec, sizes, encoder.num_layers, seed)
         if lora is not None:
             llm = add_lora(llm, lora, seed)
         sources = {"encoder": encoder_source, "llm": llm_source}
@@ -242,7 +245,8 @@ class SpeechLLM(PromptedLLM):
     def untrained(self, seed: int | None = None) -> SpeechLLM:
         """The trainables as initialised (LoRA off): the control that shows what training added."""
         seed = self.seed if seed is None else seed
-        sizes = {name: getattr(self.speech.adapter.config, name) for name in DERIVED_FIELDS}
+        config = self.speech.adapter.config
+        sizes = {name: getattr(config, name) for name in DERIVED_FIELDS if hasattr(config, name)}
         trainables = initial_trainables(self.spec, sizes, self.speech.encoder.num_layers, seed)
         control = SpeechLLM(
             SpeechPath(self.speech.encoder, *trainables),

@@ -23,6 +23,11 @@ LOSS_LOG = Path("metrics/train_loss.csv")
 LOSS_PLOT = Path("reports/train_loss.png")
 
 
+def corpus_languages() -> list[str]:
+    """The languages of the clips trained and measured on: the classes of a language-ID head."""
+    return sorted({u.language for split in ("train", "dev") for u in read_manifest(split, VALIDATED_DIR)})
+
+
 def load_examples(model: SpeechLLM, split: str) -> list[Example]:
     """Pair each utterance's features with its target row; a target without audio is an error."""
     utterances = {u.id: u for u in read_manifest(split, VALIDATED_DIR)}
@@ -47,6 +52,7 @@ def load_examples(model: SpeechLLM, split: str) -> list[Example]:
             row["target"],
             row["task"],
             utterances[row["id"]].text,
+            utterances[row["id"]].language,
         )
         for row in targets
     ]
@@ -74,6 +80,7 @@ def main(params: Params) -> None:
         train_params.lora,
         train_params.seed,
         sources.prompt_template,
+        corpus_languages(),
     )
     train, dev = load_examples(model, "train"), load_examples(model, "dev")
     result = train_recipe(model, train, dev, params.train)

@@ -188,21 +188,36 @@ def ctc_on_embedding_matrix(
     one. ``blank_id`` is a special token of the LLM (its pad token) that no transcript contains.
     The mask must be left-aligned: CTC reads the first ``mask.sum()`` vectors of each row.
     """
-    lengths = vector_mask.long().sum(dim=1)
-    positions = torch.arange(vector_mask.shape[1], device=vector_mask.device)
-    if not torch.equal(vector_mask.bool(), positions[None] < lengths[:, None]):
-        raise ValueError("ctc_on_embedding_matrix: vector_mask must be left-aligned (valid vectors first)")
-    targets = [torch.as_tensor(t, dtype=torch.long) for t in _rows(target_ids, target_lengths, "ctc")]
-    if len(targets) != vectors.shape[0]:
-        raise ValueError(f"ctc: {vectors.shape[0]} vector rows but {len(targets)} target rows")
-    flat = torch.cat(targets) if targets else torch.zeros(0, dtype=torch.long)
-    vocab = embedding_matrix.shape[0]
-    if bool((flat == blank_id).any()):
-        raise ValueError(f"ctc: blank id {blank_id} appears in a target; the blank must be a special token")
-    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= vocab):
-        raise ValueError(f"ctc: target ids must lie in [0, {vocab})")
     logits = vectors.to(embedding_matrix.dtype) @ embedding_matrix.T  # (B, S, V)
-    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (S, B, V)
+    return masked_ctc(logits, vector_mask, target_ids, blank_id, target_lengths, "ctc")
+
+
+def masked_ctc(
+    logits: torch.Tensor,
+    mask: torch.Tensor,
+    target_ids: Sequence[Sequence[int]] | torch.Tensor,
+    blank_id: int,
+    target_lengths: torch.Tensor | Sequence[int] | None = None,
+    name: str = "ctc",
+) -> torch.Tensor:
+    """CTC of (B, S, C) class logits over each row's first ``mask.sum()`` frames; mean over the batch
+    of the per-token loss. A row that cannot be aligned (too few frames) counts zero."""
+    lengths = mask.long().sum(dim=1)
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    if not torch.equal(mask.bool(), positions[None] < lengths[:, None]):
+        raise ValueError(f"{name}: the mask must be left-aligned (valid frames first)")
+    targets = [torch.as_tensor(t, dtype=torch.long) for t in _rows(target_ids, target_lengths, name)]
+    if len(targets) != logits.shape[0]:
+        raise ValueError(f"{name}: {logits.shape[0]} frame rows but {len(targets)} target rows")
+    flat = torch.cat(targets) if targets else torch.zeros(0, dtype=torch.long)
+    classes = logits.shape[-1]
+    if bool((flat == blank_id).any()):
+        raise ValueError(
+            f"{name}: blank id {blank_id} appears in a target; the blank must be a special token"
+        )
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= classes):
+        raise ValueError(f"{name}: target ids must lie in [0, {classes})")
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (S, B, C)
     return F.ctc_loss(
         log_probs,
         flat.to(log_probs.device),

@@ -2,7 +2,8 @@
 
 ``ce`` and ``kl`` go through the frozen LLM (``kl`` also through the LLM given the transcript in the
 speech slot, as the teacher); ``ctc``, ``mse`` and ``quantity`` act on the adapter's output directly
-against the LLM's own token embeddings of the transcript.
+against the LLM's own token embeddings of the transcript; ``lid_ctc`` on an intermediate layer's
+language-ID logits against each clip's language.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from components.training.losses import (
     ctc_on_embedding_matrix,
     embedding_mse,
     kl_to_text_teacher,
+    masked_ctc,
     target_cross_entropy,
 )
 
@@ -72,8 +74,10 @@ def batch_objective(
     texts: Sequence[str],
     losses: dict[str, float],
     settings: ObjectiveSettings,
+    languages: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
-    """Every named loss term and ``objective`` = Σ weight × term."""
+    """Every named loss term and ``objective`` = Σ weight × term; ``languages`` (one per row) only
+    for ``lid_ctc``."""
     token_ids = [text_ids(model.tokenizer, text) for text in texts]
     counts = torch.tensor([len(ids) for ids in token_ids])
     # CIF fires one vector per transcript token when told how many; other adapters ignore the counts.
@@ -108,5 +112,20 @@ def batch_objective(
         )
     if "quantity" in losses:
         terms["quantity"] = cif_quantity_loss(out.alphas, None, counts)
+    if "lid_ctc" in losses:
+        terms["lid_ctc"] = language_ctc(model, out.lid_logits, out.lid_mask, languages)
     terms["objective"] = sum(weight * terms[name] for name, weight in losses.items())
     return terms
+
+
+def language_ctc(
+    model: SpeechLLM, logits: torch.Tensor | None, mask: torch.Tensor | None, languages: Sequence[str]
+) -> torch.Tensor:
+    """Intermediate CTC whose target is one token: the clip's language (class 0 is the blank)."""
+    if logits is None or mask is None:
+        raise ValueError("lid_ctc: the adapter has no language-ID head (set train.adapter.lid_block)")
+    classes = list(model.speech.adapter.config.lid_languages)
+    unknown = sorted(set(languages) - set(classes))
+    if len(languages) != logits.shape[0] or unknown:
+        raise ValueError(f"lid_ctc: each row needs one of the adapter's languages {classes} (got {unknown})")
+    return masked_ctc(logits, mask, [[classes.index(code) + 1] for code in languages], 0, name="lid_ctc")

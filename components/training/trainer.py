@@ -34,6 +34,7 @@ class Example:
     target: str
     task: str
     text: str
+    language: str = ""
 
 
 @dataclass
@@ -151,6 +152,7 @@ def batch_loss(
         [e.text for e in batch],
         losses,
         settings,
+        [e.language for e in batch],
     )
 
 
