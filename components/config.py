@@ -373,6 +373,13 @@ class TrainParams(Section):
                     f"phases.{phase.name}: the lid_ctc loss needs a language-ID head "
                     "(train.adapter: kind encoder_blocks with lid_block set)"
                 )
+        if self.adapter.options().get("lid_block") is not None and not any(
+            "lid_ctc" in phase.losses for phase in self.phases
+        ):
+            raise ValueError(
+                "adapter.lid_block: no phase trains the language-ID head (add lid_ctc to a phase's losses, "
+                "or set lid_block: null)"
+            )
         return self
 
 

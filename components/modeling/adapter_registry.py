@@ -20,8 +20,14 @@ ADAPTERS: dict[str, tuple[str, str, str]] = {
     "cif": ("components.modeling.cif", "CifAdapter", "CifAdapterConfig"),
 }
 # Filled from the encoder, the LLM and the training corpus, never from params; a kind takes those
-# its config declares.
-DERIVED_FIELDS = frozenset({"input_size", "output_size", "output_scale", "lid_languages"})
+# its config declares. The values stand in for them when a config's own checks run on params.
+DERIVED_STAND_INS: dict[str, Any] = {
+    "input_size": 1,
+    "output_size": 1,
+    "output_scale": 1.0,
+    "lid_languages": ("und",),
+}
+DERIVED_FIELDS = frozenset(DERIVED_STAND_INS)
 
 
 def adapter_classes(kind: str) -> tuple[type[nn.Module], type]:
@@ -65,9 +71,8 @@ def option_problems(kind: str, options: dict[str, Any]) -> dict[str, str]:
         elif kind_of.startswith("bool") and not isinstance(value, bool):
             problems[key] = f"must be true or false (got {value!r})"
     if not problems:  # the config's own checks across fields, with stand-ins for the derived values
-        stand_ins = {"input_size": 1, "output_size": 1, "output_scale": 1.0, "lid_languages": ("und",)}
         try:
-            config_class(**{k: v for k, v in stand_ins.items() if k in fields}, **options)
+            config_class(**{k: v for k, v in DERIVED_STAND_INS.items() if k in fields}, **options)
         except ValueError as error:
             key, _, problem = str(error).partition(": ")
             problems[key if key in known else "options"] = problem if key in known else str(error)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import BaseModelsParams, TinyEncoderParams, TinyLLMParams
-from components.modeling.prompts import BLSP_TEMPLATE
+from components.modeling.prompts import BLSP_TEMPLATE, check_template
 from components.workspace import BASE_DIR
 
 SOURCES_FILE = "sources.json"
@@ -53,6 +53,10 @@ def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
         return local.as_posix() if local.exists() else source
 
     template = raw.get("prompt_template", BLSP_TEMPLATE)
+    try:
+        check_template(template)
+    except ValueError as error:
+        raise ValueError(f"{path}: prompt_template: {error}") from None
     return BaseModelSources(
         encoder=resolve(raw["encoder"]), llm=resolve(raw["llm"]), prompt_template=template
     )

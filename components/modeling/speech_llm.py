@@ -171,7 +171,7 @@ class SpeechLLM(PromptedLLM):
         llm, tokenizer = load_llm(llm_source)
         encoder = speech_encoder(encoder_model)
         spec = AdapterSpec.from_params(adapter)
-        sizes = {**adapter_sizes(encoder, llm), "lid_languages": tuple(sorted(languages))}
+        sizes = {**adapter_sizes(encoder, llm), "lid_languages": tuple(sorted(set(languages)))}
         trainables = initial_trainables(spec, sizes, encoder.num_layers, seed)
         if lora is not None:
             llm = add_lora(llm, lora, seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 from components.atomic import atomic_directory, write_json, write_text
 from components.config import Params
 from components.data.features import utterance_features
-from components.data.manifest import DATA_ROOT, read_manifest, read_rows
+from components.data.manifest import DATA_ROOT, Utterance, read_manifest, read_rows
 from components.modeling.base_models import read_sources
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
@@ -23,14 +23,21 @@ LOSS_LOG = Path("metrics/train_loss.csv")
 LOSS_PLOT = Path("reports/train_loss.png")
 
 
-def corpus_languages() -> list[str]:
-    """The languages of the clips trained and measured on: the classes of a language-ID head."""
-    return sorted({u.language for split in ("train", "dev") for u in read_manifest(split, VALIDATED_DIR)})
+def corpus_languages(manifests: dict[str, list[Utterance]]) -> list[str]:
+    """The languages of the clips trained and measured on: the classes of a language-ID head.
+
+    A language heard only in dev is a class that training never sees; that is said, not hidden.
+    """
+    by_split = {split: {u.language for u in rows} for split, rows in manifests.items()}
+    unseen = sorted(by_split["dev"] - by_split["train"])
+    if unseen:
+        print(f"train: warning: dev languages {unseen} have no training clips")
+    return sorted(set().union(*by_split.values()))
 
 
-def load_examples(model: SpeechLLM, split: str) -> list[Example]:
+def load_examples(model: SpeechLLM, split: str, manifest: list[Utterance]) -> list[Example]:
     """Pair each utterance's features with its target row; a target without audio is an error."""
-    utterances = {u.id: u for u in read_manifest(split, VALIDATED_DIR)}
+    utterances = {u.id: u for u in manifest}
     targets = read_rows(TARGET_DIR / f"{split}.jsonl")
     missing = [row["id"] for row in targets if row["id"] not in utterances]
     if missing:
@@ -73,6 +80,7 @@ def main(params: Params) -> None:
     seed_everything(params.train.seed)
     sources = read_sources()
     train_params = params.train
+    manifests = {split: read_manifest(split, VALIDATED_DIR) for split in ("train", "dev")}
     model = SpeechLLM.from_base(
         sources.encoder,
         sources.llm,
@@ -80,9 +88,9 @@ def main(params: Params) -> None:
         train_params.lora,
         train_params.seed,
         sources.prompt_template,
-        corpus_languages(),
+        corpus_languages(manifests),
     )
-    train, dev = load_examples(model, "train"), load_examples(model, "dev")
+    train, dev = (load_examples(model, split, manifests[split]) for split in ("train", "dev"))
     result = train_recipe(model, train, dev, params.train)
     with atomic_directory(ADAPTER_DIR) as tmp:
         model.save_pretrained(tmp)

@@ -125,7 +125,9 @@ def language_ctc(
     if logits is None or mask is None:
         raise ValueError("lid_ctc: the adapter has no language-ID head (set train.adapter.lid_block)")
     classes = list(model.speech.adapter.config.lid_languages)
+    if len(languages) != logits.shape[0]:
+        raise ValueError(f"lid_ctc: {logits.shape[0]} clips but {len(languages)} languages")
     unknown = sorted(set(languages) - set(classes))
-    if len(languages) != logits.shape[0] or unknown:
-        raise ValueError(f"lid_ctc: each row needs one of the adapter's languages {classes} (got {unknown})")
+    if unknown:
+        raise ValueError(f"lid_ctc: clip languages {unknown} are not among the adapter's {classes}")
     return masked_ctc(logits, mask, [[classes.index(code) + 1] for code in languages], 0, name="lid_ctc")

@@ -28,14 +28,15 @@ def exported(tmp_path_factory):
     from components.modeling.cif import CifAdapter, CifAdapterConfig
 
     class Outputs(torch.nn.Module):
-        """The NamedTuple as a plain tuple of tensors, which is what an ONNX graph returns."""
+        """The NamedTuple's tensors as a plain tuple, which is what an ONNX graph returns."""
 
         def __init__(self, adapter: CifAdapter) -> None:
             super().__init__()
             self.adapter = adapter
 
         def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            return tuple(self.adapter(hidden, mask))
+            out = self.adapter(hidden, mask)
+            return out.embeds, out.mask, out.alphas
 
     torch.manual_seed(0)
     model = Outputs(CifAdapter(CifAdapterConfig(input_size=32, output_size=48, conv_channels=24))).eval()

@@ -34,8 +34,8 @@ def test_wav2vec2_family_speech_path_matches_onnxruntime_over_batches_and_length
     spec = encoder.input_spec()
     shortest = spec.min_frames / spec.frames_per_second  # the stride-4 adapter makes its 2 frames into 1
     with torch.no_grad():
-        waveform = torch.zeros(1, spec.min_frames)
-        assert speech.encode(waveform, torch.ones_like(waveform, dtype=torch.bool)).embeds.shape[1] == 1
+        waveform = torch.randn(1, 1, spec.min_frames)  # (B, 1, samples), as the collate gives it
+        assert speech.encode(waveform, torch.ones(1, spec.min_frames, dtype=torch.long)).embeds.shape[1] == 1
     sizes = [shortest, 0.3, 0.77]
     report = check_parity(speech, open_session(path, "CPUExecutionProvider"), [1, 3], sizes, atol=1e-4)
     assert report["passed"], report

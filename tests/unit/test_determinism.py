@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.noise_examples import noise_examples
+
 RECIPES = {
-    # every loss and every trainable group, over two adapters: sampling, dropout-free init, LoRA, CIF
+    # every loss and every trainable group, over three adapters: sampling, LoRA, CIF, a language head
     "conv_glu_lora_kl": (
         {"kind": "conv_glu", "layer_weighted": True},
         {"r": 4},
@@ -13,16 +15,27 @@ RECIPES = {
         ["adapter", "layers", "lora"],
     ),
     "cif_mse_quantity": ({"kind": "cif"}, None, {"ce": 1.0, "mse": 10.0, "quantity": 1.0}, ["adapter"]),
+    "encoder_blocks_lid": (
+        {
+            "kind": "encoder_blocks",
+            "layer_weighted": True,
+            "d_model": 32,
+            "layers": 2,
+            "heads": 4,
+            "lid_block": 1,
+        },
+        None,
+        {"ctc": 1.0, "lid_ctc": 0.2},
+        ["adapter", "layers"],
+    ),
 }
 
 
 def train_once(tiny_base_dirs, adapter: dict, lora: dict | None, losses: dict, groups: list[str]):
-    import numpy as np
-
     from components.config import TrainParams
-    from components.modeling.speech_llm import SpeechLLM, extract_features
+    from components.modeling.speech_llm import SpeechLLM
     from components.seeding import seed_everything
-    from components.training.trainer import Example, train_recipe
+    from components.training.trainer import train_recipe
 
     params = TrainParams(
         batch_size=3,
@@ -33,22 +46,12 @@ def train_once(tiny_base_dirs, adapter: dict, lora: dict | None, losses: dict, g
         phases=[{"name": "only", "steps": 4, "tasks": {"asr": 1.0}, "losses": losses, "train": groups}],
     )
     seed_everything(params.seed)
-    model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, params.lora, params.seed)
-    rng = np.random.default_rng(0)
+    model = SpeechLLM.from_base(
+        *tiny_base_dirs, params.adapter, params.lora, params.seed, languages=["eng", "spa"]
+    )
     words = ["hello world", "the quick fox", "say it again", "a dog", "brown fox jumps"]
-    examples = [
-        Example(
-            f"u{i}",
-            extract_features(
-                model.feature_extractor, rng.standard_normal(40000 + 1600 * i).astype("float32") * 0.1
-            ),
-            "say it",
-            text,
-            "asr",
-            text,
-        )
-        for i, text in enumerate(words)
-    ]
+    samples = [40000 + 1600 * i for i in range(len(words))]
+    examples = noise_examples(model, words, samples, languages=["eng", "spa", "eng", "spa", "eng"])
     result = train_recipe(model, examples, examples[:2], params, progress=False)
     weights = {name: [p.detach().clone() for p in ps] for name, ps in model.parameter_groups().items()}
     return result, weights

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.noise_examples import noise_examples
+
 
 def _example(uid: str, task: str):
     import numpy as np
@@ -74,26 +76,16 @@ def test_a_phase_updates_only_its_groups_and_lora_saves_in_peft_format(tiny_base
     import torch
 
     from components.config import LoraParams, TrainParams
-    from components.modeling.speech_llm import SpeechLLM, extract_features
-    from components.training.trainer import Example, train_recipe
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training.trainer import train_recipe
 
     model = SpeechLLM.from_base(
         *tiny_base_dirs,
         adapter=TrainParams().adapter.model_copy(update={"layer_weighted": True}),
         lora=LoraParams(r=4),
     )
+    examples = noise_examples(model, ["hello world"] * 4, [8000] * 4)
     rng = np.random.default_rng(0)
-    examples = [
-        Example(
-            f"u{i}",
-            extract_features(model.feature_extractor, rng.standard_normal(8000).astype("float32") * 0.1),
-            "say it",
-            "hello world",
-            "asr",
-            "hello world",
-        )
-        for i in range(4)
-    ]
     groups = model.parameter_groups()
     before = {name: [p.detach().clone() for p in ps] for name, ps in groups.items()}
     base_before = {n: p.detach().clone() for n, p in model.llm.named_parameters() if "lora_" not in n}
@@ -171,22 +163,12 @@ def test_the_ctc_blank_is_a_special_token_named_by_role_or_spelling(tiny_base_di
 
 def test_a_ctc_phase_no_clip_can_align_is_refused_and_a_few_short_clips_are_counted(tiny_base_dirs) -> None:
     """Clips with fewer adapter vectors than their transcript needs would add nothing to CTC, silently."""
-    import numpy as np
-
     from components.config import TrainParams
-    from components.modeling.speech_llm import SpeechLLM, extract_features
-    from components.training.trainer import Example, train_recipe
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training.trainer import train_recipe
 
     model = SpeechLLM.from_base(*tiny_base_dirs)
-    rng = np.random.default_rng(0)
     text = "the quick brown fox jumps over the lazy dog"
-
-    def example(uid: str, samples: int) -> Example:
-        features = extract_features(
-            model.feature_extractor, rng.standard_normal(samples).astype("float32") * 0.1
-        )
-        return Example(uid, features, "say it", text, "asr", text)
-
     params = TrainParams(
         batch_size=2,
         warmup_steps=0,
@@ -194,10 +176,10 @@ def test_a_ctc_phase_no_clip_can_align_is_refused_and_a_few_short_clips_are_coun
             {"name": "ctc", "steps": 1, "tasks": {"asr": 1.0}, "losses": {"ctc": 1.0}, "train": ["adapter"]}
         ],
     )
-    short = [example("short-a", 4000), example("short-b", 5000)]
+    short = noise_examples(model, [text] * 2, [4000, 5000], ids=["short-a", "short-b"])
     with pytest.raises(ValueError, match=r"train\.phases\.ctc: no training example .*short-a, short-b"):
         train_recipe(model, short, short, params, progress=False)
 
-    mixed = [*short, example("long", 80000)]
+    mixed = [*short, *noise_examples(model, [text], [80000], ids=["long"])]
     result = train_recipe(model, mixed, mixed, params, progress=False)
     assert result.summary()["phases"]["ctc"]["ctc_unalignable"] == 2
