@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from components.config import ValidateParams
 from components.data.manifest import SPLITS, manifest_path, write_rows
 from components.validation.audio_facts import decode_facts
 from components.validation.manifests import load_manifests
-from components.validation.probe import default_workers, measure_files, probe_audio
+from components.validation.probe import default_workers, measure_files, probe_audio, process_pool
 from components.validation.probe_cache import ProbeCache
 from components.validation.report import run_validation
 
@@ -105,9 +105,9 @@ def probe_rates(root: Path, audio: list[str]) -> dict[str, float]:
     paths = [str(root / a) for a in audio]
     workers = default_workers()
     pools = {
-        "serial": (ThreadPoolExecutor, 1),
+        "serial": (process_pool, 1),
         f"threads x{workers}": (ThreadPoolExecutor, workers),
-        f"processes x{workers}": (ProcessPoolExecutor, workers),
+        f"processes x{workers} (the probe's own)": (process_pool, workers),
     }
     rates = {}
     for name, (executor, count) in pools.items():
@@ -156,7 +156,7 @@ def report_pools(root: Path, audio: list[str], seconds: float) -> None:
     rates = probe_rates(root, audio)
     print(f"probe, {len(audio)} distinct {seconds:.0f} s wavs, cold (sha256 + decode), {os.cpu_count()} cpus")
     for name, rate in rates.items():
-        print(f"  {name:<14} {rate:9.0f} files/s  ({rate / rates['serial']:.2f}x serial)")
+        print(f"  {name:<32} {rate:9.0f} files/s  ({rate / rates['serial']:.2f}x serial)")
 
 
 def report_cache(base: Path, root: Path, manifests: list[Path], rows: int) -> float:

@@ -87,3 +87,28 @@ def test_files_named_twice_are_probed_once(corpus) -> None:
     outcome = corpus.validate(PARAMS)
     assert outcome.probe.files == 8
     assert outcome.ids_by_rule() == {"audio_unique": ["again"]}
+
+
+def test_many_files_are_measured_in_worker_processes_in_order_and_few_in_this_one(tmp_path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from components.validation import probe
+
+    paths = []
+    for i in range(2 * probe.MIN_FILES_PER_WORKER + 3):
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, np.full(800 + i, 0.01 * (i % 7 + 1), dtype=np.float32), 16000)
+        paths.append(str(path))
+    pools: list[int] = []
+
+    def counted_pool(workers: int):
+        pools.append(workers)
+        return probe.process_pool(workers)
+
+    in_workers = probe.measure_files(paths, {}, 2, counted_pool)
+    assert pools == [2]
+    assert in_workers == probe.measure_files(paths, {}, 1)  # same facts, same order
+    assert [facts.duration_s for _, facts, _ in in_workers] == [(800 + i) / 16000 for i in range(len(paths))]
+    probe.measure_files(paths[: probe.MIN_FILES_PER_WORKER], {}, 2, counted_pool)
+    assert pools == [2]  # too few files to share: measured here
