@@ -25,7 +25,7 @@ class AudioFacts:
 
 
 def content_hash(path: str) -> str:
-    """sha256 of the file's bytes; hashlib releases the GIL, so threads hash in parallel."""
+    """sha256 of the file's bytes, read in chunks so a long file never sits in memory whole."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
