@@ -6,7 +6,8 @@ ignores the attention mask. We call its own sub-modules instead: the two convolu
 and padded frames never leak into real ones through attention.
 
 The wav2vec2 family (wav2vec2, HuBERT, WavLM, MMS, …) takes the raw waveform and its own HF forward
-handles variable lengths, so :class:`Wav2Vec2SpeechEncoder` only adds the length bookkeeping. Both
+handles variable lengths given an attention mask; :class:`Wav2Vec2SpeechEncoder` adds the length
+bookkeeping and, for group-norm models, a first-layer norm over real frames only. Both
 wrappers share one API: ``forward`` → (hidden, mask), ``forward_layers`` → (every layer, mask).
 """
 
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from components.modeling.masked_group_norm import MaskedGroupNormConvLayer
 
 WAV2VEC2_FAMILY = frozenset({"wav2vec2", "hubert", "wavlm"})  # waveform in, HF conv feature extractor
 
@@ -120,15 +123,21 @@ class SpeechEncoder(nn.Module):
 class Wav2Vec2SpeechEncoder(nn.Module):
     """Wraps a wav2vec2-family model: waveform (B, 1, T) + sample mask (B, T) → hidden (B, T', D) + mask.
 
-    Models with layer-normalised conv features get the attention mask, and then a clip's output does
-    not depend on its batch mates. Group-norm models (e.g. wav2vec2-base) were trained on zero-padded
-    input without a mask, and HF's documentation says to run them that way: the padding then does
-    reach real frames (through the group norm and attention), as it did in their training.
+    Every model gets the attention mask, so padding never reaches real frames through attention. In
+    group-norm models (wav2vec2-base, HuBERT-base) the first conv layer's norm is replaced by one over
+    each clip's real frames (:mod:`components.modeling.masked_group_norm`): HF's would take its
+    statistics over the padding too. A clip's output is then the same alone and in any batch, for
+    every model of the family.
     """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.masked_norm: MaskedGroupNormConvLayer | None = None
+        if model.config.feat_extract_norm == "group":
+            conv_layers = model.feature_extractor.conv_layers
+            self.masked_norm = MaskedGroupNormConvLayer(conv_layers[0])
+            conv_layers[0] = self.masked_norm
 
     @property
     def hidden_size(self) -> int:
@@ -137,10 +146,6 @@ class Wav2Vec2SpeechEncoder(nn.Module):
     @property
     def num_layers(self) -> int:
         return self.model.config.num_hidden_layers
-
-    @property
-    def uses_attention_mask(self) -> bool:
-        return self.model.config.feat_extract_norm == "layer"
 
     def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Frames after the conv feature extractor, by the model's own formula."""
@@ -177,10 +182,18 @@ class Wav2Vec2SpeechEncoder(nn.Module):
     def _run(
         self, features: torch.Tensor, feature_mask: torch.Tensor, every_layer: bool
     ) -> tuple[Any, torch.Tensor]:
-        waveform = features[:, 0] * feature_mask.to(features.dtype)  # padding must be zeros, see class doc
-        kwargs = {"attention_mask": feature_mask} if self.uses_attention_mask else {}
-        out = self.model(waveform, output_hidden_states=every_layer, return_dict=True, **kwargs)
-        lengths = self.output_lengths(feature_mask.sum(dim=1))
+        waveform = features[:, 0] * feature_mask.to(features.dtype)
+        samples = feature_mask.sum(dim=1)
+        if self.masked_norm is not None:
+            self.masked_norm.set_sample_lengths(samples)
+        try:
+            out = self.model(
+                waveform, attention_mask=feature_mask, output_hidden_states=every_layer, return_dict=True
+            )
+        finally:
+            if self.masked_norm is not None:
+                self.masked_norm.set_sample_lengths(None)
+        lengths = self.output_lengths(samples)
         return out, length_mask(lengths, out.last_hidden_state.shape[1])
 
 

@@ -11,9 +11,9 @@ from tests.tiny_encoders import save_tiny_wav2vec2
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
 
 
-@pytest.mark.parametrize("model_type", ["wav2vec2"])
+@pytest.mark.parametrize("norm", ["layer", "group"])
 def test_wav2vec2_family_speech_path_matches_onnxruntime_over_batches_and_lengths(
-    model_type: str, tmp_path: Path
+    norm: str, tmp_path: Path
 ) -> None:
     import torch
 
@@ -25,7 +25,7 @@ def test_wav2vec2_family_speech_path_matches_onnxruntime_over_batches_and_length
     from components.modeling.encoder import speech_encoder
     from components.modeling.speech_llm import SpeechPath
 
-    model, _ = load_encoder(save_tiny_wav2vec2(model_type, tmp_path / model_type))
+    model, _ = load_encoder(save_tiny_wav2vec2("wav2vec2", tmp_path / norm, feat_extract_norm=norm))
     encoder = speech_encoder(model)
     torch.manual_seed(0)
     adapter = BlspAdapter(BlspAdapterConfig(input_size=32, output_size=48, conv_layers=2, conv_channels=32))

@@ -66,7 +66,7 @@ def test_loader_and_factory_give_the_full_wav2vec2_family_model_and_its_extracto
     assert hasattr(encoder.model, "feature_extractor")  # the conv front end, not only the Transformer
     assert encoder.model.config.model_type == name.removesuffix("-group")
     assert encoder.hidden_size == 32 and encoder.num_layers == 2
-    assert encoder.uses_attention_mask == (name != "wav2vec2-group")
+    assert (encoder.masked_norm is not None) == (name == "wav2vec2-group")
 
 
 def test_factory_picks_whisper_and_rejects_unknown_models(whisper_dir) -> None:
@@ -119,10 +119,8 @@ def test_mask_lengths_follow_the_models_own_length_formula(family_dirs, name) ->
         assert hidden[row, n:].eq(0).all()
 
 
-@pytest.mark.parametrize("name", FAMILY)
-def test_layer_norm_models_give_a_clip_the_same_output_alone_and_in_a_zero_padded_batch(
-    family_dirs, name
-) -> None:
+@pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
+def test_every_model_gives_a_clip_the_same_output_alone_and_in_a_zero_padded_batch(family_dirs, name) -> None:
     import torch
 
     encoder, extractor = _loaded(family_dirs[name])
@@ -135,6 +133,31 @@ def test_layer_norm_models_give_a_clip_the_same_output_alone_and_in_a_zero_padde
             n = int(alone_mask.sum())
             assert alone.shape[1] == n == int(out_mask[row].sum())
             torch.testing.assert_close(hidden[row, :n], alone[0], rtol=0, atol=1e-5)
+
+
+def test_the_masked_group_norm_gives_each_clip_of_a_batch_the_models_own_output_for_it_alone(
+    family_dirs,
+) -> None:
+    import torch
+    from transformers import AutoModel
+
+    source = family_dirs["wav2vec2-group"]
+    encoder, extractor = _loaded(source)
+    reference = AutoModel.from_pretrained(source).eval()  # HF's model, its own group norm untouched
+    assert type(reference.feature_extractor.conv_layers[0]).__name__ == "Wav2Vec2GroupNormConvLayer"
+    waves = _waves([2345, 999], seed=4)
+    features, mask = _inputs(extractor, waves)
+    with torch.no_grad():
+        batch, out_mask = encoder(features, mask)
+        hf_padded = reference(features[:, 0]).last_hidden_state  # HF's way: zero padding, no mask
+        for row, wave in enumerate(waves):
+            alone = reference(_inputs(extractor, [wave])[0][:, 0]).last_hidden_state[0]
+            n = int(out_mask[row].sum())
+            assert alone.shape[0] == n
+            torch.testing.assert_close(batch[row, :n], alone, rtol=0, atol=1e-5)
+            if row == 1:  # HF's norm takes the short clip's padding into its statistics
+                assert (hf_padded[row, :n] - alone).abs().max() > 1e-3
+    assert encoder.masked_norm.frame_lengths is None  # the lengths hold for one forward only
 
 
 @pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
