@@ -193,7 +193,8 @@ class AudioPolicy(Section):
     resample: bool = True
     downmix: bool = True
     # reject: an over-long utterance stops the pipeline. split: its transcript cannot be cut without an
-    # alignment, so the row is quarantined; unlabeled audio is cut by components.data.audio.split_audio.
+    # alignment, so the row is quarantined. The registered model follows the same policy for audio longer
+    # than its encoder reads: refused by name, or cut into chunks whose answers are joined.
     too_long: Literal["reject", "split"] = "reject"
 
 

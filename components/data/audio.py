@@ -23,7 +23,7 @@ def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
         label = getattr(path, "name", "audio stream") if stream else path
         raise AudioError(f"{label}: cannot decode audio ({exc})") from None
     mono = data.mean(axis=1)
-    if rate != sample_rate:
+    if rate != sample_rate and mono.size:  # torchaudio cannot resample zero samples; empty stays empty
         mono = resample(mono, rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
@@ -34,6 +34,24 @@ def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
     tensor = torch.from_numpy(np.asarray(waveform, dtype=np.float32))
     return AF.resample(tensor, from_rate, to_rate).numpy()
+
+
+def fit_duration(
+    waveform: np.ndarray, sample_rate: int, max_seconds: float, too_long: str, label: str
+) -> list[np.ndarray]:
+    """The pieces a model reading at most ``max_seconds`` answers for one clip: the clip itself, or
+    under ``too_long="split"`` its :func:`split_audio` chunks; ``"reject"`` raises, naming ``label``."""
+    if not len(waveform):
+        raise AudioError(f"{label}: the audio has no samples")
+    seconds = len(waveform) / sample_rate
+    if seconds <= max_seconds:
+        return [waveform]
+    if too_long == "split":
+        return split_audio(waveform, sample_rate, max_seconds)
+    raise AudioError(
+        f"{label}: {seconds:.2f} s of audio exceeds the {max_seconds:g} s the encoder reads"
+        f" (too_long: {too_long}); cut it, or register with validate.audio.too_long: split"
+    )
 
 
 def split_audio(waveform: np.ndarray, sample_rate: int, max_seconds: float) -> list[np.ndarray]:

@@ -101,6 +101,11 @@ class SpeechEncoder(nn.Module):
         self, features: torch.Tensor, feature_mask: torch.Tensor, every_layer: bool
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
         encoder = self.model
+        if features.shape[-1] > 2 * self.max_frames:  # conv2 halves the frames onto max_frames positions
+            raise ValueError(
+                f"{features.shape[-1]} mel frames exceed the {2 * self.max_frames} this encoder reads"
+                f" ({2 * self.max_frames / MEL_FRAMES_PER_SECOND:g} s): cut the audio first"
+            )
         # Zero padded frames after each conv, so a clip's output does not depend on its batch mates.
         frame_mask = feature_mask[:, None, :].to(features.dtype)
         hidden = nn.functional.gelu(encoder.conv1(features * frame_mask)) * frame_mask
@@ -219,6 +224,7 @@ def encoder_features(feature_extractor: Any, waveform: np.ndarray) -> np.ndarray
             waveform,
             sampling_rate=feature_extractor.sampling_rate,
             padding="longest",
+            truncation=False,  # the default cuts at chunk_length (30 s) without a word
             return_attention_mask=False,
             return_tensors="np",
         )

@@ -290,6 +290,12 @@ class SpeechLLM(PromptedLLM):
 
     # -- embedding ----------------------------------------------------------------------------------
 
+    @property
+    def max_input_seconds(self) -> float:
+        """The longest clip the encoder reads: Whisper's positional table, a set bound for wav2vec2."""
+        spec = self.speech.encoder.input_spec()
+        return spec.max_frames / spec.frames_per_second
+
     def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
 

@@ -218,7 +218,10 @@ def log_pyfunc(workspace: Path, params: Params, name: str) -> Any:
         artifacts=model_artifacts(workspace),
         code_paths=[str(Path(__file__).resolve().parents[1])],
         pip_requirements=PYFUNC_REQUIREMENTS,
-        model_config={"max_new_tokens": params.evaluate.max_new_tokens},
+        model_config={
+            "max_new_tokens": params.evaluate.max_new_tokens,
+            "too_long": params.validate.audio.too_long,
+        },
         registered_model_name=name,
     )
 

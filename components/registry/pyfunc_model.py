@@ -20,7 +20,12 @@ SIGNATURE = ModelSignature(
 
 
 class SpeechAlignModel(mlflow.pyfunc.PythonModel):
-    """Input: a table with ``audio`` (a file path) and ``instruction``; output: one text per row."""
+    """Input: a table with ``audio`` (a file path) and ``instruction``; output: one text per row.
+
+    Audio longer than the encoder reads is cut into near-equal chunks, each answered under the row's
+    instruction and the answers joined, when the model was registered with ``too_long: split``;
+    otherwise (``reject``) such a row is refused by name, as is a file with no samples.
+    """
 
     def load_context(self, context: Any) -> None:
         from components.modeling.speech_llm import SpeechLLM
@@ -28,19 +33,33 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
         artifacts = context.artifacts
         overrides = {key: artifacts[key] for key in ("encoder", "llm") if key in artifacts}
         self.model = SpeechLLM.from_pretrained(artifacts["adapter"], base_overrides=overrides)
-        self.max_new_tokens = int((context.model_config or {}).get("max_new_tokens", 32))
+        config = context.model_config or {}
+        self.max_new_tokens = int(config.get("max_new_tokens", 32))
+        self.too_long = str(config.get("too_long", "reject"))
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow infers from hints
         import torch
 
-        from components.data.audio import load_audio
+        from components.data.audio import fit_duration, load_audio
 
         max_new_tokens = int((params or {}).get("max_new_tokens", self.max_new_tokens))
         rate = self.model.feature_extractor.sampling_rate
-        waves = [load_audio(str(path), rate) for path in model_input["audio"]]
+        limit = self.model.max_input_seconds
+        rows, pieces, instructions = [], [], []
+        requests = zip(model_input["audio"], model_input["instruction"], strict=True)
+        for row, (path, instruction) in enumerate(requests):
+            label = f"row {row} ({path})"
+            for piece in fit_duration(load_audio(str(path), rate), rate, limit, self.too_long, label):
+                rows.append(row)
+                pieces.append(piece)
+                instructions.append(instruction)
         with torch.no_grad():
-            slots = self.model.speech_slots(*self.model.features(waves))
-            return self.model.generate(list(model_input["instruction"]), slots, max_new_tokens)
+            slots = self.model.speech_slots(*self.model.features(pieces))
+            answers = self.model.generate(instructions, slots, max_new_tokens)
+        joined: list[list[str]] = [[] for _ in range(len(model_input))]
+        for row, answer in zip(rows, answers, strict=True):
+            joined[row].append(answer)
+        return [" ".join(parts) for parts in joined]
 
 
 set_model(SpeechAlignModel())

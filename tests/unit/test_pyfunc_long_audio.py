@@ -1,0 +1,68 @@
+"""The registered model's answer to audio longer than its encoder reads: cut into chunks or refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _served(model, too_long: str):
+    from components.registry.pyfunc_model import SpeechAlignModel
+
+    served = SpeechAlignModel()
+    served.model, served.max_new_tokens, served.too_long = model, 4, too_long
+    return served
+
+
+def _wav(path: Path, seconds: float, rate: int, seed: int) -> str:
+    import soundfile as sf
+
+    wave = np.random.default_rng(seed).standard_normal(int(seconds * rate)).astype(np.float32) * 0.1
+    sf.write(path, wave, rate, subtype="FLOAT")
+    return str(path)
+
+
+def test_over_long_audio_is_answered_chunk_by_chunk_under_split(tiny_model, tmp_path: Path) -> None:
+    import pandas as pd
+    import soundfile as sf
+
+    from components.data.audio import split_audio
+
+    rate = tiny_model.feature_extractor.sampling_rate
+    limit = tiny_model.max_input_seconds
+    long_path = _wav(tmp_path / "long.wav", 2.5 * limit, rate, seed=0)
+    short_path = _wav(tmp_path / "short.wav", 0.5, rate, seed=1)
+    table = pd.DataFrame({"audio": [long_path, short_path], "instruction": ["Repeat.", "Repeat."]})
+    answers = _served(tiny_model, "split").predict(None, table)
+    chunks = split_audio(sf.read(long_path, dtype="float32")[0], rate, limit)
+    assert len(chunks) == 3
+    one_by_one = _served(tiny_model, "split")
+    expected = []
+    for chunk in chunks:
+        sf.write(tmp_path / "chunk.wav", chunk, rate, subtype="FLOAT")
+        piece = pd.DataFrame({"audio": [str(tmp_path / "chunk.wav")], "instruction": ["Repeat."]})
+        expected.append(one_by_one.predict(None, piece)[0])
+    assert answers[0] == " ".join(expected)
+    alone = pd.DataFrame({"audio": [short_path], "instruction": ["Repeat."]})
+    assert answers[1] == one_by_one.predict(None, alone)[0]
+
+
+def test_over_long_or_empty_audio_is_refused_by_row_and_file(tiny_model, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from components.data.audio import AudioError
+
+    rate = tiny_model.feature_extractor.sampling_rate
+    short_path = _wav(tmp_path / "short.wav", 0.5, rate, seed=1)
+    long_path = _wav(tmp_path / "long.wav", tiny_model.max_input_seconds + 1, rate, seed=0)
+    table = pd.DataFrame({"audio": [short_path, long_path], "instruction": ["Repeat.", "Repeat."]})
+    with pytest.raises(
+        AudioError, match=r"row 1 \(.*long\.wav\): .* exceeds the .* s the encoder reads \(too_long: reject\)"
+    ):
+        _served(tiny_model, "reject").predict(None, table)
+    empty_path = _wav(tmp_path / "empty.wav", 0.0, 22050, seed=2)  # another rate: nothing to resample
+    table = pd.DataFrame({"audio": [empty_path], "instruction": ["Repeat."]})
+    with pytest.raises(AudioError, match=r"row 0 \(.*empty\.wav\): the audio has no samples"):
+        _served(tiny_model, "split").predict(None, table)
