@@ -264,11 +264,28 @@ class SpeechLLM(PromptedLLM):
     # -- frozen modules stay in eval mode ---------------------------------------------------------
 
     def train(self, mode: bool = True) -> SpeechLLM:
-        """Only the trainables follow ``mode``: the frozen encoder and LLM always run in eval mode."""
+        """Only the trainables follow ``mode``: the frozen encoder and LLM always run in eval mode, and
+        LoRA's own dropout (part of the trainables, inside the LLM) follows ``mode``."""
         super().train(mode)
         self.speech.encoder.eval()
         self.llm.eval()
+        if self.has_lora:
+            from peft.tuners.lora import LoraLayer
+
+            for module in self.llm.modules():
+                if isinstance(module, LoraLayer):
+                    module.lora_dropout.train(mode)
         return self
+
+    @contextlib.contextmanager
+    def frozen_llm(self) -> Iterator[None]:
+        """LLM calls inside run the LLM as it was frozen, LoRA off: the KL teacher is the text LLM whose
+        behaviour the speech input should reproduce, not the LLM being adapted."""
+        active, self.lora_active = self.lora_active, False
+        try:
+            yield
+        finally:
+            self.lora_active = active
 
     @contextlib.contextmanager
     def llm_scope(self) -> Iterator[None]:

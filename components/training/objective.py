@@ -89,7 +89,7 @@ def batch_objective(
         logits = model.logits(batch)
         terms["ce"] = target_cross_entropy(logits, batch.labels)
         if "kl" in losses:
-            with torch.no_grad():
+            with torch.no_grad(), model.frozen_llm():
                 teacher = model.splice(instructions, model.text_slots(texts), targets)
                 teacher_logits = model.logits(teacher)
             terms["kl"] = kl_to_text_teacher(

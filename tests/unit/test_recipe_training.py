@@ -183,3 +183,118 @@ def test_a_ctc_phase_no_clip_can_align_is_refused_and_a_few_short_clips_are_coun
     mixed = [*short, *noise_examples(model, [text], [80000], ids=["long"])]
     result = train_recipe(model, mixed, mixed, params, progress=False)
     assert result.summary()["phases"]["ctc"]["ctc_unalignable"] == 2
+
+
+def test_lora_dropout_follows_train_mode_while_the_frozen_llm_stays_in_eval(tiny_base_dirs) -> None:
+    from peft.tuners.lora import LoraLayer
+
+    from components.config import LoraParams
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, dropout=0.1))
+    dropouts = [d for m in model.llm.modules() if isinstance(m, LoraLayer) for d in m.lora_dropout.values()]
+    frozen = [m for name, m in model.llm.named_modules() if "lora_" not in name]
+    model.train()
+    assert dropouts and all(d.training for d in dropouts)  # else lora.dropout would never act
+    assert not any(m.training for m in frozen)
+    model.eval()
+    assert not any(d.training for d in dropouts)
+
+
+def test_the_kl_teacher_is_the_frozen_llm_even_with_a_trained_lora(tiny_base_dirs, monkeypatch) -> None:
+    import torch
+
+    from components.config import LoraParams, TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training import objective
+    from components.training.trainer import batch_loss
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4))
+    plain = SpeechLLM.from_base(*tiny_base_dirs)
+    with torch.no_grad():
+        for name, parameter in model.llm.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.5)  # a trained LoRA changes the LLM's outputs
+    seen = {}
+    real = objective.kl_to_text_teacher
+
+    def capture(student, student_labels, teacher, *args, **kwargs):
+        seen["student"], seen["teacher"] = student, teacher
+        return real(student, student_labels, teacher, *args, **kwargs)
+
+    monkeypatch.setattr(objective, "kl_to_text_teacher", capture)
+    examples = noise_examples(model, ["hello world", "good morning"], [8000, 9600])
+    batch_loss(model, examples, {"ce": 1.0, "kl": 1.0}, TrainParams())
+    texts = [e.text for e in examples]
+    spliced = plain.splice(
+        [e.instruction for e in examples], plain.text_slots(texts), [e.target for e in examples]
+    )
+    with torch.no_grad():
+        frozen_logits = plain.logits(spliced)
+        lora_logits = model.logits(spliced)
+    assert not torch.allclose(lora_logits, frozen_logits, atol=1e-3)
+    torch.testing.assert_close(seen["teacher"], frozen_logits, rtol=0, atol=1e-5)
+    assert model.lora_active  # the student still runs with its LoRA
+    assert seen["student"].requires_grad
+
+
+def test_the_trainers_optimiser_holds_exactly_the_phases_groups(tiny_base_dirs, monkeypatch) -> None:
+    import torch
+
+    from components.config import LoraParams, TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training.trainer import train_recipe
+
+    model = SpeechLLM.from_base(
+        *tiny_base_dirs,
+        adapter=TrainParams().adapter.model_copy(update={"layer_weighted": True}),
+        lora=LoraParams(r=4),
+    )
+    held: list[set[int]] = []
+    real_adamw = torch.optim.AdamW
+
+    class Recording(real_adamw):
+        def __init__(self, params, *args, **kwargs):
+            params = list(params)
+            held.append({id(p) for p in params})
+            super().__init__(params, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    groups = model.parameter_groups()
+    frozen = {id(p) for p in [*model.speech.encoder.parameters(), *model.llm.parameters()]} - {
+        id(p) for p in groups["lora"]
+    }
+    examples = noise_examples(model, ["hello world"] * 4, [8000] * 4)
+    params = TrainParams(
+        batch_size=2,
+        warmup_steps=0,
+        lora=LoraParams(r=4),
+        phases=[
+            {"name": "adapter_only", "steps": 1, "tasks": {"asr": 1.0}, "train": ["adapter"]},
+            {"name": "all", "steps": 1, "tasks": {"asr": 1.0}, "train": ["adapter", "layers", "lora"]},
+        ],
+    )
+    train_recipe(model, examples, examples[:2], params, progress=False)
+    ids = {name: {id(p) for p in ps} for name, ps in groups.items()}
+    assert held == [ids["adapter"], ids["adapter"] | ids["layers"] | ids["lora"]]
+    assert all(not (h & frozen) for h in held) and frozen
+
+
+def test_ctc_in_training_scores_against_the_llms_own_embedding_matrix(tiny_base_dirs, monkeypatch) -> None:
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training import objective
+    from components.training.trainer import batch_loss
+
+    model = SpeechLLM.from_base(*tiny_base_dirs)
+    seen = {}
+    real = objective.ctc_on_embedding_matrix
+
+    def capture(embeds, mask, table, *args, **kwargs):
+        seen["table"] = table
+        return real(embeds, mask, table, *args, **kwargs)
+
+    monkeypatch.setattr(objective, "ctc_on_embedding_matrix", capture)
+    examples = noise_examples(model, ["hello world", "good morning"], [16000, 16000])
+    batch_loss(model, examples, {"ctc": 1.0}, TrainParams())
+    assert seen["table"] is model.llm.get_input_embeddings().weight  # the matrix itself, no new head
