@@ -187,7 +187,8 @@ class AudioPolicy(Section):
     """What the loaders may do to audio that is not already what the encoder reads.
 
     The loaders resample and down-mix on read; a policy that is off makes validation refuse such
-    files instead (a critical failure), for corpora whose rate and channels must be exact.
+    files instead (a critical failure), for corpora whose rate and channels must be exact. An import
+    then keeps each file's own rate or channels, so that validation sees them.
     """
 
     resample: bool = True

@@ -14,6 +14,12 @@ class AudioError(ValueError):
 
 def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
     """Decode ``path`` (a file, or an open binary stream) to a mono float32 waveform at ``sample_rate``."""
+    data, _ = conform_audio(*decode_audio(path), sample_rate)
+    return np.ascontiguousarray(data[:, 0], dtype=np.float32)
+
+
+def decode_audio(path: str | Path | BinaryIO) -> tuple[np.ndarray, int]:
+    """The file as it is: float32 samples (frames, channels) and its own sample rate."""
     import soundfile as sf
 
     stream = hasattr(path, "read")
@@ -22,17 +28,28 @@ def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         label = getattr(path, "name", "audio stream") if stream else path
         raise AudioError(f"{label}: cannot decode audio ({exc})") from None
-    mono = data.mean(axis=1)
-    if rate != sample_rate and mono.size:  # torchaudio cannot resample zero samples; empty stays empty
-        mono = resample(mono, rate, sample_rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return data, int(rate)
 
 
-def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+def conform_audio(
+    data: np.ndarray, rate: int, sample_rate: int, resample: bool = True, downmix: bool = True
+) -> tuple[np.ndarray, int]:
+    """Down-mix (frames, channels) to mono and resample it to ``sample_rate``, each only where allowed;
+    the samples (frames, channels) and their rate. What is not allowed is left for validation to judge."""
+    if downmix and data.shape[1] != 1:
+        data = data.mean(axis=1, keepdims=True)
+    if resample and rate != sample_rate:
+        if len(data):  # torchaudio cannot resample zero samples; empty stays empty
+            data = np.stack([resample_wave(channel, rate, sample_rate) for channel in data.T], axis=1)
+        rate = sample_rate
+    return data.astype(np.float32, copy=False), rate
+
+
+def resample_wave(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     import torch
     import torchaudio.functional as AF
 
-    tensor = torch.from_numpy(np.asarray(waveform, dtype=np.float32))
+    tensor = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))
     return AF.resample(tensor, from_rate, to_rate).numpy()
 
 

@@ -96,8 +96,14 @@ def parse_line(path: Path, number: int, line: str) -> Any:
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, value) for each non-blank line; a bad line raises naming the file and line number."""
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{path}:{number}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                ) from None
             if line.strip():
                 yield number, parse_line(path, number, line)
 

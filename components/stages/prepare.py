@@ -69,7 +69,8 @@ def main(params: Params) -> None:
     seed_everything(prep.seed)
     sentences: list[DemoSentence] = []
     if prep.corpus.kind != "demo":
-        rows = import_corpus(prep.corpus, prep.sample_rate)  # audio and manifests, all or nothing
+        # audio and manifests, all or nothing; resampled and down-mixed only where validate allows
+        rows = import_corpus(prep.corpus, prep.sample_rate, policy=params.validate.audio)
     else:
         rows, sentences = demo_corpus(params)
     skills: dict = {"taught": False}

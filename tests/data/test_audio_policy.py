@@ -82,3 +82,39 @@ def test_over_long_audio_under_split_is_quarantined_not_cut(long_audio) -> None:
     assert outcome.success, outcome.format_table()
     assert outcome.quarantine.rules == {"train.jsonl:5": ["audio_too_long"]}
     assert "toolong" not in [u.id for u in read_manifest("train", long_audio.validated)]
+
+
+@pytest.mark.parametrize(("resample", "downmix"), [(False, False), (True, True)])
+def test_an_import_converts_only_what_the_policy_allows_and_validation_judges_the_rest(
+    corpus, resample: bool, downmix: bool
+) -> None:
+    import soundfile as sf
+
+    from components.config import CorpusParams
+    from components.data.importers import import_corpus
+    from tests.data.layouts import make_jsonl
+
+    source, expected = make_jsonl(corpus.base / "source")  # stereo 22.05 kHz clips
+    params = policy(resample=resample, downmix=downmix)
+    rows = import_corpus(
+        CorpusParams(kind="jsonl", source=str(source)),
+        16000,
+        corpus.root,
+        progress=False,
+        policy=params.audio,
+    )
+    want_rate, want_channels = (16000, 1) if resample else (22050, 2)
+    for utterance in rows:
+        info = sf.info(str(corpus.root / utterance.audio))
+        assert (utterance.sample_rate, info.samplerate, info.channels) == (
+            want_rate,
+            want_rate,
+            want_channels,
+        )
+        assert utterance.duration_s == pytest.approx(expected[utterance.id][1], abs=0.01)
+    by_rule = corpus.validate(params).ids_by_rule()
+    if resample:
+        assert "audio_sample_rate" not in by_rule and "audio_mono" not in by_rule
+    else:
+        every = sorted(expected)
+        assert by_rule["audio_sample_rate"] == every and by_rule["audio_mono"] == every

@@ -7,6 +7,7 @@ other rates and channel counts than the pipeline's), so the tests need no data, 
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -211,6 +212,77 @@ def test_a_failed_import_leaves_the_previous_corpus_untouched_and_no_partial_out
     with pytest.raises(CorpusError):
         import_corpus(CorpusParams(kind="jsonl", source=str(bad)), RATE, fresh, progress=False)
     assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_one_failed_import_names_every_bad_row_not_only_the_first(tmp_path: Path) -> None:
+    import json
+
+    source, _ = make_jsonl(tmp_path / "source", size=8)
+    records = contract_records(8)
+    records[0]["audio"] = "clips/gone.wav"  # line 1: missing file
+    records[2]["language"] = "xx"  # line 3: unknown language
+    records[4]["transcript"] = records[4].pop("text")  # line 5: misspelt field
+    records[5]["id"] = records[1]["id"]  # line 6: duplicate of line 2
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(CorpusError) as info:
+        scan_corpus("jsonl", source)
+    message = str(info.value)
+    assert "3 bad row(s), nothing imported" in message  # the duplicate is judged among the rows that read
+    for where in (f"{source}:1", f"{source}:3", f"{source}:5"):
+        assert where in message
+    assert "gone.wav" in message and "'xx'" in message and "transcript" in message
+
+    records = contract_records(8)
+    records[5]["id"] = records[1]["id"]
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(CorpusError, match=rf"duplicate id '{records[1]['id']}' \(first at .*:2\)"):
+        scan_corpus("jsonl", source)
+
+
+def test_every_undecodable_file_is_named_by_one_failed_import(tmp_path: Path) -> None:
+    source, _ = make_jsonl(tmp_path / "source")
+    for name in ("utt-b", "utt-d"):
+        (source.parent / "clips" / f"{name}.wav").write_bytes(b"not audio at all" * 64)
+    with pytest.raises(CorpusError) as info:
+        import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False)
+    message = str(info.value)
+    assert (
+        "2 bad row(s)" in message
+        and f"{source}:2 (id utt-b)" in message
+        and f"{source}:4 (id utt-d)" in message
+    )
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "commonvoice", "librispeech"])
+def test_invalid_utf8_in_a_source_names_its_file_and_line(kind: str, tmp_path: Path) -> None:
+    source, _ = BUILDERS[kind](tmp_path / "source")
+    if kind == "commonvoice":
+        table = source / "train.tsv"
+    elif kind == "librispeech":
+        table = max(sorted(source.rglob("*.trans.txt")), key=lambda t: len(t.read_text().splitlines()))
+    elif kind == "csv":
+        table = source / "corpus.csv"
+    else:
+        table = source
+    lines = table.read_bytes().split(b"\n")
+    assert len(lines) > 2
+    lines[1] = lines[1][:5] + b"\xff" + lines[1][6:]  # line 2 no longer decodes
+    table.write_bytes(b"\n".join(lines))
+    with pytest.raises(CorpusError, match=rf"{re.escape(str(table))}:2: not valid UTF-8"):
+        scan_corpus(kind, source)
+
+
+def test_empty_audio_at_another_rate_imports_as_an_empty_file_for_validation_to_judge(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    source, _ = make_jsonl(tmp_path / "source")
+    sf.write(source.parent / "clips" / "utt-c.wav", [], 22050)  # zero samples, not the pipeline's rate
+    rows = import_corpus(
+        CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False
+    )
+    empty = next(u for u in rows if u.id == "utt-c")
+    assert empty.duration_s == 0 and sf.info(str(tmp_path / "data" / empty.audio)).frames == 0
 
 
 # ---------------------------------------------------------------- languages and params

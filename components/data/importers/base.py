@@ -7,9 +7,11 @@ way and every error names the file and line (or dataset row) it came from.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -31,6 +33,44 @@ SPLIT_ALIASES = {
 
 class CorpusError(ValueError):
     """A source corpus cannot be imported; the message says where (file:line) and what is wrong."""
+
+
+MAX_LISTED = 50  # bad rows named in one error; the rest are counted
+
+
+class RowProblems:
+    """Row errors gathered over a whole scan or conversion, so a failed import names every bad row at
+    once instead of one per attempt. Errors that concern the source as a whole still stop at once."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextlib.contextmanager
+    def row(self) -> Iterator[None]:
+        """Run one row's work; its :class:`CorpusError` is recorded and the scan goes on."""
+        try:
+            yield
+        except CorpusError as exc:
+            self.messages.append(str(exc))
+
+    def check(self, source: object) -> None:
+        """Raise one :class:`CorpusError` listing every recorded row error, if there is any."""
+        if not self.messages:
+            return
+        listed = self.messages[:MAX_LISTED]
+        more = len(self.messages) - len(listed)
+        lines = "\n  ".join(listed) + (f"\n  ... and {more} more" if more else "")
+        raise CorpusError(f"{source}: {len(self.messages)} bad row(s), nothing imported:\n  {lines}")
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's content; invalid UTF-8 is an error naming the file, line and byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CorpusError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 @dataclass(frozen=True)
@@ -136,23 +176,25 @@ def read_table(
     """
     if not path.is_file():
         raise CorpusError(f"{path}: file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        header = fieldnames
-        if header is None:
-            header = [name.strip() for name in next(reader, [])]
-        require_columns(path, header, required)
-        # A headerless table may grow columns at its end; the ones we read must be there.
-        needed = len(header) if fieldnames is None else 1 + max(map(header.index, required), default=0)
-        rows = []
-        for fields in reader:
-            if not any(field.strip() for field in fields):
-                continue
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter, quoting=quoting)
+    header = fieldnames
+    if header is None:
+        header = [name.strip() for name in next(reader, [])]
+    require_columns(path, header, required)
+    # A headerless table may grow columns at its end; the ones we read must be there.
+    needed = len(header) if fieldnames is None else 1 + max(map(header.index, required), default=0)
+    rows = []
+    problems = RowProblems()
+    for fields in reader:
+        if not any(field.strip() for field in fields):
+            continue
+        with problems.row():
             if len(fields) < needed or (fieldnames is None and len(fields) != len(header)):
                 raise CorpusError(
                     f"{path}:{reader.line_num}: expected {len(header)} fields, got {len(fields)}"
                 )
             rows.append((reader.line_num, dict(zip(header, fields, strict=False))))
+    problems.check(path)
     return rows
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from components.data.importers.base import (
     CorpusError,
     Importer,
+    RowProblems,
     SourceRow,
     audio_file,
     make_row,
@@ -53,17 +54,22 @@ class CommonVoiceImporter(Importer):
             )
         default = folder_language(source, language)
         rows = []
+        problems = RowProblems()
         for table in tables:
             for line, record in read_cv_table(table):
-                origin = f"{table}:{line}"
-                fields = {
-                    "id": Path(record["path"]).stem,
-                    "text": record["sentence"],
-                    "language": record.get("locale"),
-                    "split": table.stem,
-                    "speaker": record.get("client_id"),
-                }
-                rows.append(
-                    make_row(origin, fields, audio_file(source / "clips", record["path"], origin), default)
-                )
+                with problems.row():
+                    origin = f"{table}:{line}"
+                    fields = {
+                        "id": Path(record["path"]).stem,
+                        "text": record["sentence"],
+                        "language": record.get("locale"),
+                        "split": table.stem,
+                        "speaker": record.get("client_id"),
+                    }
+                    rows.append(
+                        make_row(
+                            origin, fields, audio_file(source / "clips", record["path"], origin), default
+                        )
+                    )
+        problems.check(source)
         return rows

@@ -1,10 +1,13 @@
 """Imported audio becomes 16-bit mono WAV at the pipeline's sample rate, beside atomic manifests.
 
+With ``validate.audio.resample`` or ``downmix`` off, the rate or the channels are kept as the source has
+them instead, so validation refuses a file that is not already what the encoder reads.
+
 Converting (rather than copying the originals) keeps everything downstream uniform: the validation
 probe, feature extraction and export see one format and one rate whatever the corpus shipped (MP3,
 FLAC, 48 kHz, stereo), and resampling happens once here instead of at every training step. Audio
 and manifests are built in temporary folders and moved into place only when every row converted,
-so a failed import leaves the previous corpus exactly as it was.
+so a failed import leaves the previous corpus exactly as it was; it names every row that failed.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from components.atomic import atomic_directory
-from components.data.audio import AudioError, load_audio
-from components.data.importers.base import CorpusError, SourceRow
+from components.config import AudioPolicy
+from components.data.audio import AudioError, conform_audio, decode_audio
+from components.data.importers.base import CorpusError, RowProblems, SourceRow
 from components.data.manifest import SPLITS, Utterance, manifest_path, write_rows
 
 AUDIO_DIR = "audio"  # under the data root, as the manifest's audio paths say
@@ -44,22 +48,29 @@ def open_audio(row: SourceRow) -> Path | BinaryIO:
     return row.audio if isinstance(row.audio, Path) else row.audio()
 
 
-def convert(row: SourceRow, out: Path, sample_rate: int) -> int:
-    """Decode ``row``'s audio, write it as 16-bit mono WAV at ``sample_rate``; the number of frames."""
+def convert(row: SourceRow, out: Path, sample_rate: int, policy: AudioPolicy) -> tuple[int, int]:
+    """Decode ``row``'s audio and write it as 16-bit WAV, down-mixed and at ``sample_rate`` where
+    ``policy`` allows (otherwise as the source has it, for validation to judge); (frames, rate)."""
     import numpy as np
     import soundfile as sf
 
     try:
-        wave = load_audio(open_audio(row), sample_rate)
+        data, rate = decode_audio(open_audio(row))
     except AudioError as exc:
         raise undecodable(row, exc) from None
+    data, rate = conform_audio(data, rate, sample_rate, policy.resample, policy.downmix)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(out, np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16")
-    return len(wave)
+    sf.write(out, np.clip(data, -1.0, 1.0), rate, subtype="PCM_16")
+    return len(data), rate
 
 
 def write_corpus(
-    rows: list[SourceRow], data_root: Path, corpus: str, sample_rate: int, progress: bool = True
+    rows: list[SourceRow],
+    data_root: Path,
+    corpus: str,
+    sample_rate: int,
+    progress: bool = True,
+    policy: AudioPolicy | None = None,
 ) -> list[Utterance]:
     """Convert every row's audio into ``data_root/audio/CORPUS/SPLIT/`` and write the split manifests.
 
@@ -67,16 +78,20 @@ def write_corpus(
     """
     from tqdm import tqdm
 
+    policy = policy or AudioPolicy()
     names: dict[str, Path] = {}
     owner: dict[Path, SourceRow] = {}
+    problems = RowProblems()
     for row in rows:
         name = names[row.id] = Path(AUDIO_DIR) / corpus / row.split / file_name(row.id)
-        if name in owner:
-            raise CorpusError(
-                f"{row.origin}: id {row.id!r} and id {owner[name].id!r} ({owner[name].origin}) would share"
-                f" the audio file {name}; make the ids differ in letters, digits, '.', '_' or '-'"
-            )
-        owner[name] = row
+        with problems.row():
+            if name in owner:
+                raise CorpusError(
+                    f"{row.origin}: id {row.id!r} and id {owner[name].id!r} ({owner[name].origin}) would"
+                    f" share the audio file {name}; make the ids differ in letters, digits, '.', '_' or '-'"
+                )
+            owner[name] = row
+    problems.check(corpus)
     data_root = Path(data_root)
     with (
         atomic_directory(data_root / AUDIO_DIR) as audio_tmp,
@@ -84,14 +99,14 @@ def write_corpus(
     ):
 
         def run(row: SourceRow) -> Utterance:
-            frames = convert(row, audio_tmp / names[row.id].relative_to(AUDIO_DIR), sample_rate)
+            frames, rate = convert(row, audio_tmp / names[row.id].relative_to(AUDIO_DIR), sample_rate, policy)
             return Utterance(
                 id=row.id,
                 audio=names[row.id].as_posix(),
                 language=row.language,
                 text=row.text,
-                duration_s=round(frames / sample_rate, 4),
-                sample_rate=sample_rate,
+                duration_s=round(frames / rate, 4),
+                sample_rate=rate,
                 split=row.split,
                 translation=row.translation,
                 intent=row.intent,
@@ -100,13 +115,21 @@ def write_corpus(
                 speaker=row.speaker,
             )
 
-        pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))
-        try:
-            utterances = list(
-                tqdm(pool.map(run, rows), total=len(rows), desc=f"importing {corpus}", disable=not progress)
+        def attempt(row: SourceRow) -> Utterance | str:
+            try:
+                return run(row)
+            except CorpusError as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+            results = list(
+                tqdm(
+                    pool.map(attempt, rows), total=len(rows), desc=f"importing {corpus}", disable=not progress
+                )
             )
-        finally:
-            pool.shutdown(cancel_futures=True)  # a bad row stops the import, not after converting the rest
+        problems.messages = [r for r in results if isinstance(r, str)]  # in row order, every bad row
+        problems.check(corpus)  # leaving the atomic folders by an error keeps the previous corpus
+        utterances = [r for r in results if isinstance(r, Utterance)]
         for split in SPLITS:
             write_rows(manifest_path(split, manifest_tmp), [u for u in utterances if u.split == split])
     return utterances

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.config import CorpusParams
-from components.data.importers.base import CorpusError, SourceRow
+from components.config import AudioPolicy, CorpusParams
+from components.data.importers.base import CorpusError, RowProblems, SourceRow
 from components.data.importers.convert import open_audio, undecodable, write_corpus
 from components.data.importers.registry import get_importer
 from components.data.languages import iso639_3
@@ -37,31 +37,43 @@ def scan_corpus(kind: str, source: str | Path, language: str | None = None) -> l
             raise CorpusError(f"{source}: no utterances in language {wanted} (found: {found})")
         raise CorpusError(f"{source}: no utterances found; expected {importer.layout}")
     first: dict[str, SourceRow] = {}
+    problems = RowProblems()
     for row in kept:
-        if row.id in first:
-            raise CorpusError(f"{row.origin}: duplicate id {row.id!r} (first at {first[row.id].origin})")
-        first[row.id] = row
+        with problems.row():
+            if row.id in first:
+                raise CorpusError(f"{row.origin}: duplicate id {row.id!r} (first at {first[row.id].origin})")
+            first[row.id] = row
+    problems.check(source)
     return kept
 
 
 def probe_durations(rows: list[SourceRow], progress: bool = True) -> list[float]:
-    """Seconds of each row's audio from its header alone; an undecodable file is an error naming its row."""
+    """Seconds of each row's audio from its header alone; undecodable files are an error naming every row."""
     import soundfile as sf
     from tqdm import tqdm
 
     seconds = []
+    problems = RowProblems()
     for row in tqdm(rows, desc="checking audio", disable=not progress):
-        try:
-            info = sf.info(open_audio(row))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise undecodable(row, f"{row.describe_audio()}: cannot decode audio ({exc})") from None
-        seconds.append(info.frames / info.samplerate)
+        with problems.row():
+            try:
+                info = sf.info(open_audio(row))
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise undecodable(row, f"{row.describe_audio()}: cannot decode audio ({exc})") from None
+            seconds.append(info.frames / info.samplerate)
+    problems.check("audio check")
     return seconds
 
 
 def import_corpus(
-    corpus: CorpusParams, sample_rate: int, data_root: Path = DATA_ROOT, progress: bool = True
+    corpus: CorpusParams,
+    sample_rate: int,
+    data_root: Path = DATA_ROOT,
+    progress: bool = True,
+    policy: AudioPolicy | None = None,
 ) -> list[Utterance]:
-    """Import ``corpus`` into ``data_root`` (audio and split manifests, all or nothing); its rows."""
+    """Import ``corpus`` into ``data_root`` (audio and split manifests, all or nothing); its rows.
+
+    ``policy`` says whether audio may be resampled and down-mixed on the way in (by default it may)."""
     rows = scan_corpus(corpus.kind, corpus.source or "", corpus.language)
-    return write_corpus(rows, data_root, corpus.kind, sample_rate, progress)
+    return write_corpus(rows, data_root, corpus.kind, sample_rate, progress, policy)

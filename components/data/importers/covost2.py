@@ -14,6 +14,7 @@ from pathlib import Path
 from components.data.importers.base import (
     CorpusError,
     Importer,
+    RowProblems,
     SourceRow,
     audio_file,
     language_of,
@@ -63,14 +64,17 @@ class CoVoST2Importer(Importer):
                 f"{table}: no clips/ folder beside it; put it in the Common Voice locale folder"
             )
         rows = []
+        problems = RowProblems()
         for line, record in read_cv_table(table, REQUIRED):
-            origin = f"{table}:{line}"
-            fields = {
-                "id": Path(record["path"]).stem,
-                "text": record["sentence"],
-                "split": record["split"].removesuffix("_covost"),
-                "translation": {target: record["translation"]} if record["translation"] else None,
-                "speaker": record.get("client_id"),
-            }
-            rows.append(make_row(origin, fields, audio_file(clips, record["path"], origin), speech))
+            with problems.row():
+                origin = f"{table}:{line}"
+                fields = {
+                    "id": Path(record["path"]).stem,
+                    "text": record["sentence"],
+                    "split": record["split"].removesuffix("_covost"),
+                    "translation": {target: record["translation"]} if record["translation"] else None,
+                    "speaker": record.get("client_id"),
+                }
+                rows.append(make_row(origin, fields, audio_file(clips, record["path"], origin), speech))
+        problems.check(table)
         return rows

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from components.data.importers.base import (
     Importer,
+    RowProblems,
     SourceRow,
     audio_file,
     make_row,
@@ -42,6 +43,7 @@ class FleursImporter(Importer):
 
     def scan(self, source: Path, language: str | None) -> list[SourceRow]:
         rows = []
+        problems = RowProblems()
         for folder in language_folders(source):
             folder_code = folder_language(folder, None)
             for split in SPLITS:
@@ -49,13 +51,15 @@ class FleursImporter(Importer):
                 if not table.is_file():
                     continue
                 for line, record in read_table(table, "\t", REQUIRED, COLUMNS, quoting=csv.QUOTE_NONE):
-                    origin = f"{table}:{line}"
-                    fields = {
-                        "id": Path(record["file_name"]).stem,
-                        "text": record["raw_transcription"] or record["transcription"],
-                        "language": folder_code,
-                        "split": split,
-                    }
-                    audio = audio_file(folder / "audio" / split, record["file_name"], origin)
-                    rows.append(make_row(origin, fields, audio, language))
+                    with problems.row():
+                        origin = f"{table}:{line}"
+                        fields = {
+                            "id": Path(record["file_name"]).stem,
+                            "text": record["raw_transcription"] or record["transcription"],
+                            "language": folder_code,
+                            "split": split,
+                        }
+                        audio = audio_file(folder / "audio" / split, record["file_name"], origin)
+                        rows.append(make_row(origin, fields, audio, language))
+        problems.check(source)
         return rows

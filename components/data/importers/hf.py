@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from components.data.importers.base import CorpusError, Importer, SourceRow, audio_file, make_row
+from components.data.importers.base import CorpusError, Importer, RowProblems, SourceRow, audio_file, make_row
 
 ALIASES = {
     "text": ("text", "sentence", "transcription", "raw_transcription"),
@@ -68,6 +68,7 @@ class HFImporter(Importer):
         parts = list(loaded.items()) if isinstance(loaded, DatasetDict) else [(None, loaded)]
         lock = threading.Lock()
         rows = []
+        problems = RowProblems()
         for part, dataset in parts:
             where = f"{source} [{part}]" if part else str(source)
             columns = column_map(dataset.column_names)
@@ -83,15 +84,17 @@ class HFImporter(Importer):
                 )
             dataset = dataset.cast_column("audio", Audio(decode=False))
             for index, record in enumerate(dataset):
-                origin = f"{where} row {index}"
-                fields = {field: record[column] for field, column in columns.items()}
-                fields.setdefault("id", f"{part or fields.get('split')}_{index:06d}")
-                if part is not None:
-                    fields["split"] = part
-                cell = record["audio"]
-                if cell.get("bytes"):
-                    audio = cell_opener(dataset, index, origin, lock)
-                else:
-                    audio = audio_file(source, cell.get("path") or "", origin)
-                rows.append(make_row(origin, fields, audio, language))
+                with problems.row():
+                    origin = f"{where} row {index}"
+                    fields = {field: record[column] for field, column in columns.items()}
+                    fields.setdefault("id", f"{part or fields.get('split')}_{index:06d}")
+                    if part is not None:
+                        fields["split"] = part
+                    cell = record["audio"]
+                    if cell.get("bytes"):
+                        audio = cell_opener(dataset, index, origin, lock)
+                    else:
+                        audio = audio_file(source, cell.get("path") or "", origin)
+                    rows.append(make_row(origin, fields, audio, language))
+        problems.check(source)
         return rows

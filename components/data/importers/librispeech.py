@@ -13,10 +13,12 @@ from pathlib import Path
 from components.data.importers.base import (
     CorpusError,
     Importer,
+    RowProblems,
     SourceRow,
     audio_file,
     make_row,
     matching_folders,
+    read_utf8,
 )
 from components.data.manifest import SPLITS
 
@@ -38,27 +40,30 @@ class LibriSpeechImporter(Importer):
 
     def scan(self, source: Path, language: str | None) -> list[SourceRow]:
         rows = []
+        problems = RowProblems()
         for subset in subsets(source):
             transcripts = sorted(subset.glob("*/*/*.trans.txt"))
             if not transcripts:
                 raise CorpusError(f"{subset}: no SPEAKER/CHAPTER/SPEAKER-CHAPTER.trans.txt files")
             for transcript in transcripts:
-                lines = transcript.read_text(encoding="utf-8").splitlines()
+                lines = read_utf8(transcript).splitlines()
                 for number, line in enumerate(lines, start=1):
                     if not line.strip():
                         continue
-                    origin = f"{transcript}:{number}"
-                    uid, _, text = line.strip().partition(" ")
-                    if not text:
-                        raise CorpusError(
-                            f"{origin}: expected 'UTTERANCE-ID TRANSCRIPT', got {line.strip()!r}"
-                        )
-                    fields = {
-                        "id": uid,
-                        "text": text,
-                        "split": subset_split(subset),
-                        "speaker": uid.split("-")[0],
-                    }
-                    audio = audio_file(transcript.parent, f"{uid}.flac", origin)
-                    rows.append(make_row(origin, fields, audio, language or "eng"))
+                    with problems.row():
+                        origin = f"{transcript}:{number}"
+                        uid, _, text = line.strip().partition(" ")
+                        if not text:
+                            raise CorpusError(
+                                f"{origin}: expected 'UTTERANCE-ID TRANSCRIPT', got {line.strip()!r}"
+                            )
+                        fields = {
+                            "id": uid,
+                            "text": text,
+                            "split": subset_split(subset),
+                            "speaker": uid.split("-")[0],
+                        }
+                        audio = audio_file(transcript.parent, f"{uid}.flac", origin)
+                        rows.append(make_row(origin, fields, audio, language or "eng"))
+        problems.check(source)
         return rows

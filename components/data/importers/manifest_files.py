@@ -13,7 +13,15 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from components.data.importers.base import CorpusError, Importer, SourceRow, audio_file, make_row, read_table
+from components.data.importers.base import (
+    CorpusError,
+    Importer,
+    RowProblems,
+    SourceRow,
+    audio_file,
+    make_row,
+    read_table,
+)
 from components.data.manifest import Utterance, iter_rows
 
 FIELDS = tuple(Utterance.model_fields)
@@ -22,20 +30,23 @@ REQUIRED = ("id", "audio", "text", "split")
 
 def contract_rows(path: Path, records: Iterable[tuple[int, dict]], language: str | None) -> list[SourceRow]:
     rows = []
+    problems = RowProblems()
     for line, record in records:
-        origin = f"{path}:{line}"
-        if not isinstance(record, dict):
-            raise CorpusError(f"{origin}: expected a JSON object, got {type(record).__name__}")
-        unknown = sorted(set(record) - set(FIELDS))
-        if unknown:
-            raise CorpusError(
-                f"{origin}: unknown field(s) {', '.join(unknown)}; manifest fields: {', '.join(FIELDS)}"
-            )
-        missing = [field for field in REQUIRED if field not in record]
-        if missing:
-            raise CorpusError(f"{origin}: missing field(s) {', '.join(missing)}")
-        audio = audio_file(path.parent, str(record["audio"]), origin)
-        rows.append(make_row(origin, record, audio, language))
+        with problems.row():
+            origin = f"{path}:{line}"
+            if not isinstance(record, dict):
+                raise CorpusError(f"{origin}: expected a JSON object, got {type(record).__name__}")
+            unknown = sorted(set(record) - set(FIELDS))
+            if unknown:
+                raise CorpusError(
+                    f"{origin}: unknown field(s) {', '.join(unknown)}; manifest fields: {', '.join(FIELDS)}"
+                )
+            missing = [field for field in REQUIRED if field not in record]
+            if missing:
+                raise CorpusError(f"{origin}: missing field(s) {', '.join(missing)}")
+            audio = audio_file(path.parent, str(record["audio"]), origin)
+            rows.append(make_row(origin, record, audio, language))
+    problems.check(path)
     return rows
 
 
