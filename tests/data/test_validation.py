@@ -173,9 +173,9 @@ def test_severities_follow_the_policy(broken_run) -> None:
     critical = {"audio_sample_rate", "audio_mono", "audio_too_long", "id_unique", "language_known"}
     critical |= {"audio_in_root", "audio_exists", "transcript_leak", "speaker_leak", "duration_matches"}
     warning = {"audio_decodable", "audio_too_short", "text_length", "text_utf8", "audio_unique"}
-    warning |= {"chars_per_second", "audio_silent"}
+    warning |= {"chars_per_second", "audio_silent", "text_not_blank"}
     assert {r for r, s in severity.items() if s == "critical"} == critical
-    assert {r for r, s in severity.items() if s == "warning"} >= warning
+    assert {r for r, s in severity.items() if s == "warning"} == warning
 
 
 def test_probe_measures_the_files(broken_run) -> None:

@@ -58,7 +58,16 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     run = client.get_run(version.run_id)
     assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 12
     assert "eval.asr.speech.all.wer" in run.data.metrics
-    assert {d.dataset.digest for d in run.inputs.dataset_inputs}
+    validated = lock["stages"]["validate"]["outs"]
+    validated_md5 = next(o["md5"] for o in validated if o["path"] == "data/validated")
+    by_name = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+    assert {"validated-train", "validated-dev", "validated-test"} <= set(by_name)
+    assert all(by_name[f"validated-{split}"] == validated_md5[:36] for split in ("train", "dev", "test"))
+    # blsp improves its own objective on held-out dev utterances over the untrained adapter
+    train = json.loads((workspace / "metrics/train.json").read_text())
+    for name, phase in train["phases"].items():
+        before, after = phase["dev_before"]["objective"], phase["dev_after"]["objective"]
+        assert after < before, f"blsp phase {name}: dev objective {before:.3f} → {after:.3f}"
 
 
 def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace: Path) -> None:
@@ -111,11 +120,14 @@ def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, wo
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     params["validate"]["languages"] = ["eng"]  # every non-English row now fails validation
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    targets_before = (workspace / "data/targets/train.jsonl").read_bytes()
+    targets = workspace / "data/targets/train.jsonl"
+    targets_before = (targets.read_bytes(), targets.stat().st_mtime_ns)
+    locked_before = yaml.safe_load((workspace / "dvc.lock").read_text())["stages"]["targets"]
     with pytest.raises(StageFailed) as failure:
         retrain(workspace=str(workspace))
     assert "stage validate" in str(failure.value)
     assert "spa_" in str(failure.value)  # the offending utterance ids are named
-    assert (workspace / "data/targets/train.jsonl").read_bytes() == targets_before
+    assert (targets.read_bytes(), targets.stat().st_mtime_ns) == targets_before  # not even re-written
+    assert yaml.safe_load((workspace / "dvc.lock").read_text())["stages"]["targets"] == locked_before
     versions = registry(workspace).search_model_versions("name='speechalign'")
     assert [str(v.version) for v in versions] == ["1"]
