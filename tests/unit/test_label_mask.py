@@ -212,3 +212,42 @@ def test_a_configured_template_lays_out_the_prompt_and_survives_save_and_load(
 
     model.save_pretrained(tmp_path / "adapter")
     assert SpeechLLM.from_pretrained(tmp_path / "adapter").template == template
+
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|user|>{{ m['content'] }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_an_llm_with_a_chat_template_gets_its_own_layout_one_bos_and_the_same_label_mask(
+    tiny_base_dirs,
+) -> None:
+    import torch
+
+    from components.modeling.prompted_llm import IGNORE_INDEX
+    from components.modeling.prompts import prompt_ids, split_prompt
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs)
+    tok = model.tokenizer
+    tok.chat_template = CHAT_TEMPLATE
+    custom = "Q: {instruction} <|speech|> A:"  # ignored: the LLM's own template wins
+    prefix_text, suffix_text = split_prompt(tok, "Say it", custom)
+    assert (prefix_text, suffix_text) == (f"{tok.bos_token}<|user|>Say it ", "<|end|><|assistant|>")
+    ids = prompt_ids(tok, "Say it", custom)
+    assert ids.prefix[0] == tok.bos_token_id and ids.prefix.count(tok.bos_token_id) == 1  # not doubled
+    assert ids.prefix[1:] == tok("<|user|>Say it ", add_special_tokens=False)["input_ids"]
+    assert ids.suffix == tok("<|end|><|assistant|>", add_special_tokens=False)["input_ids"]
+
+    hidden = model.llm.get_input_embeddings().embedding_dim
+    slot = make_slots(hidden, [3])
+    batch = model.splice(["Say it"], slot, ["hello world"])
+    context = len(ids.prefix) + 3 + len(ids.suffix)
+    target = [*tok("hello world", add_special_tokens=False)["input_ids"], tok.eos_token_id]
+    assert batch.labels[0, :context].eq(IGNORE_INDEX).all()
+    assert batch.labels[0, context:].tolist() == target
+    table = model.llm.get_input_embeddings().weight
+    expected_prefix = table[torch.tensor(ids.prefix)]
+    torch.testing.assert_close(batch.inputs_embeds[0, : len(ids.prefix)], expected_prefix)
+    torch.testing.assert_close(batch.inputs_embeds[0, len(ids.prefix) : len(ids.prefix) + 3], slot[0])
