@@ -19,7 +19,7 @@ from components.config import load_params
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
-from components.stages.pipeline import STAGES, StageRun, push, repro
+from components.stages.pipeline import STAGES, StageRun, push, repro, stages_run
 from components.validation.render import render_markdown
 from components.validation.report import RESULTS_FILE
 from components.workspace import VALIDATION_DIR
@@ -75,7 +75,8 @@ def run_stages(workspace: str, timeout: float) -> list[StageRun]:
 
 def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
     lines = ["# retrain", "", "| stage | result | seconds |", "|---|---|---|"]
-    lines += [f"| {r.stage} | {'ran' if r.ran else 'up to date'} | {r.seconds} |" for r in runs]
+    ran = set(stages_run(runs))
+    lines += [f"| {r.stage} | {'ran' if r.stage in ran else 'up to date'} | {r.seconds} |" for r in runs]
     lines += ["", registration.message]
     return "\n".join(lines)
 
@@ -101,7 +102,7 @@ def retrain(
     create_markdown_artifact(summary_markdown(runs, registration), key="retrain-summary")
     return {
         "stages": [r.__dict__ for r in runs],
-        "stages_run": [r.stage for r in runs if r.ran],
+        "stages_run": stages_run(runs),
         "registration": registration.__dict__,
         "lineage_fingerprint": lineage.fingerprint,
     }

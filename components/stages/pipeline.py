@@ -7,6 +7,7 @@ the stage ran or was skipped.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAGES = ("prepare", "validate", "targets", "train", "evaluate", "export")
+RUNNING_STAGE = re.compile(r"Running stage '([^']+)'")
 
 
 class StageFailed(RuntimeError):
@@ -27,6 +29,14 @@ class StageRun:
     stage: str
     ran: bool
     seconds: float
+    # every stage DVC ran in this call: an upstream stage changed since it was checked re-runs here too
+    ran_stages: tuple[str, ...] = ()
+
+
+def stages_run(runs: list[StageRun]) -> list[str]:
+    """The stages that ran in any of ``runs``, in pipeline order."""
+    ran = {name for run in runs for name in run.ran_stages}
+    return [stage for stage in STAGES if stage in ran]
 
 
 def stage_environment() -> dict[str, str]:
@@ -62,14 +72,15 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
         text=True,
     )
     tail: deque[str] = deque(maxlen=40)
-    ran = threading.Event()
+    ran: list[str] = []
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line.rstrip())
-            if line.startswith(f"Running stage '{stage}'"):
-                ran.set()
+            started = RUNNING_STAGE.match(line)
+            if started:
+                ran.append(started.group(1))
             if echo:
                 sys.stdout.write(line)
                 sys.stdout.flush()
@@ -87,4 +98,4 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
     if code != 0:
         last = "\n".join(list(tail)[-12:])
         raise StageFailed(f"stage {stage}: dvc {' '.join(args)} exited with {code}\n{last}")
-    return StageRun(stage, ran.is_set(), round(time.perf_counter() - start, 2))
+    return StageRun(stage, stage in ran, round(time.perf_counter() - start, 2), tuple(ran))

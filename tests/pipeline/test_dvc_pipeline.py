@@ -61,3 +61,34 @@ def test_params_yaml_spells_out_every_default() -> None:
     # the adapter's own options are its config's fields, defaulted by the adapter, not by Params
     options = {f"train.adapter.{name}" for name in adapter_fields(defaults.train.adapter.kind)}
     assert keys(raw) == keys(defaults.model_dump(by_alias=True)) | options
+
+
+def test_a_repro_reports_every_stage_dvc_ran_including_an_upstream_one(tmp_path: Path) -> None:
+    """``dvc repro validate`` re-runs a changed ``prepare`` too; the run says so, and so does the flow."""
+    import subprocess
+    import sys
+
+    from components.stages.pipeline import StageRun, repro, stages_run
+
+    dvc = str(Path(sys.executable).parent / "dvc")
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "source.txt").write_text("one\n")
+    stages = {
+        "prepare": {"cmd": "cp source.txt prepared.txt", "deps": ["source.txt"], "outs": ["prepared.txt"]},
+        "validate": {
+            "cmd": "cp prepared.txt validated.txt",
+            "deps": ["prepared.txt"],
+            "outs": ["validated.txt"],
+        },
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+
+    first = repro("validate", tmp_path, timeout_s=120, echo=False)
+    assert first.ran and first.ran_stages == ("prepare", "validate")
+    again = repro("validate", tmp_path, timeout_s=120, echo=False)
+    assert not again.ran and again.ran_stages == ()
+    (tmp_path / "source.txt").write_text("two\n")  # prepare is out of date when validate is asked for
+    upstream = repro("validate", tmp_path, timeout_s=120, echo=False)
+    assert upstream.ran_stages == ("prepare", "validate")
+    skipped_prepare = StageRun("prepare", False, 0.1, ())
+    assert stages_run([skipped_prepare, upstream]) == ["prepare", "validate"]
