@@ -298,3 +298,52 @@ def test_ctc_in_training_scores_against_the_llms_own_embedding_matrix(tiny_base_
     examples = noise_examples(model, ["hello world", "good morning"], [16000, 16000])
     batch_loss(model, examples, {"ctc": 1.0}, TrainParams())
     assert seen["table"] is model.llm.get_input_embeddings().weight  # the matrix itself, no new head
+
+
+def test_a_few_shot_phase_trains_on_its_first_examples_of_its_task_only(tiny_base_dirs, monkeypatch) -> None:
+    import dataclasses
+
+    import torch
+
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training import trainer
+
+    model = SpeechLLM.from_base(*tiny_base_dirs)
+    asr = noise_examples(model, ["hello world"] * 4, [8000] * 4, ids=[f"asr{i}" for i in range(4)])
+    intents = [
+        dataclasses.replace(e, task="intent", instruction="what is the intent?", target="greet")
+        for e in noise_examples(
+            model, ["hi there"] * 6, [8000] * 6, ids=[f"int{i}" for i in range(6)], seed=1
+        )
+    ]
+    seen: dict[int, set[str]] = {}
+    real_sampler = trainer.task_sampler
+
+    def recording(examples, weights, batch_size, seed):
+        sampler = real_sampler(examples, weights, batch_size, seed)
+
+        def sample(step: int):
+            batch = sampler(step)
+            seen.setdefault(seed, set()).update(e.id for e in batch)
+            return batch
+
+        return sample
+
+    monkeypatch.setattr(trainer, "task_sampler", recording)
+    params = TrainParams(
+        batch_size=2,
+        warmup_steps=0,
+        seed=7,
+        phases=[
+            {"name": "asr", "steps": 2, "tasks": {"asr": 1.0}, "train": ["adapter"]},
+            {"name": "few_shot", "steps": 4, "tasks": {"intent": 1.0}, "examples": 2, "train": ["adapter"]},
+        ],
+    )
+    adapter_before = [p.detach().clone() for p in model.parameter_groups()["adapter"]]
+    result = trainer.train_recipe(model, [*asr, *intents], [*asr, *intents], params, progress=False)
+    assert seen[7] <= {e.id for e in asr}
+    assert seen[8] == {"int0", "int1"}  # 4 steps of 2: only the phase's first two intent examples
+    assert result.summary()["phases"]["few_shot"]["steps"] == 4
+    after = model.parameter_groups()["adapter"]
+    assert any(not torch.equal(a, b) for a, b in zip(adapter_before, after, strict=True))
