@@ -144,6 +144,8 @@ class CorpusParams(Section):
     kind: CorpusKind = "demo"
     source: str | None = None
     language: str | None = None
+    # the source's files as last imported (components.data.importers.snapshot), written by the tools
+    snapshot: str | None = None
 
     @field_validator("language")
     @classmethod
@@ -154,9 +156,10 @@ class CorpusParams(Section):
 
     @model_validator(mode="after")
     def _source_matches_kind(self) -> CorpusParams:
-        if self.kind == "demo" and (self.source or self.language):
+        if self.kind == "demo" and (self.source or self.language or self.snapshot):
             raise ValueError(
-                "kind demo synthesises its corpus (prepare.languages); source and language are for imports"
+                "kind demo synthesises its corpus (prepare.languages);"
+                " source, language and snapshot are for imports"
             )
         if self.kind != "demo" and not self.source:
             raise ValueError(f"kind {self.kind} imports a corpus: set source to its path")

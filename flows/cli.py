@@ -55,6 +55,7 @@ def retrain(
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
     from components.config import ParamsError, load_params
+    from components.data.importers import CorpusError
     from components.recipes.presets import apply_recipe
     from components.stages.pipeline import StageFailed
 
@@ -72,6 +73,8 @@ def retrain(
         result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
     except StageFailed as exc:
         fail(f"{exc}\nnothing was registered")
+    except CorpusError as exc:
+        fail(f"prepare.corpus: {exc}\nno stage ran and nothing was registered")
     ran = result["stages_run"]
     typer.echo("")
     typer.echo(f"stages run: {', '.join(ran) if ran else 'none (every stage was up to date)'}")

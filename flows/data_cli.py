@@ -72,6 +72,7 @@ def import_corpus(
     """Check SOURCE and make it the corpus that `speechalign retrain` prepares (prepare.corpus)."""
     from components.config import ParamsError, load_params
     from components.data.importers import IMPORTERS, CorpusError, probe_durations, scan_corpus
+    from components.data.importers.snapshot import corpus_snapshot
     from components.data.languages import iso639_3
     from components.params_file import update_params
 
@@ -92,7 +93,12 @@ def import_corpus(
         seconds = probe_durations(rows)
     except CorpusError as exc:
         fail(str(exc))
-    corpus = {"kind": kind, "source": params_source(source, workspace), "language": language}
+    corpus = {
+        "kind": kind,
+        "source": params_source(source, workspace),
+        "language": language,
+        "snapshot": corpus_snapshot(source, rows),
+    }
     try:
         update_params(params_path, {"prepare.corpus": corpus})
     except ParamsError as exc:

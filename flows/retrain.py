@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from components.config import load_params
+from components.data.importers.snapshot import refresh_snapshot
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
@@ -28,6 +29,14 @@ from components.workspace import VALIDATION_DIR
 @task(name="dvc-repro", cache_policy=NO_CACHE, task_run_name="dvc repro {stage}")
 def run_stage(stage: str, workspace: str, timeout_s: float) -> StageRun:
     return repro(stage, Path(workspace), timeout_s)
+
+
+@task(name="corpus-snapshot", cache_policy=NO_CACHE)
+def snapshot_task(workspace: str) -> None:
+    """An imported corpus changed in place gets a new ``prepare.corpus.snapshot``, so DVC re-imports it."""
+    changed = refresh_snapshot(Path(workspace))
+    if changed:
+        print(changed)
 
 
 @task(name="dvc-push", cache_policy=NO_CACHE)
@@ -85,13 +94,15 @@ def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
 def retrain(
     workspace: str = ".", recipe: str | None = None, stage_timeout_s: float | None = None
 ) -> dict[str, Any]:
-    """Run prepare → validate → targets → train → evaluate → export, then register what is new.
+    """Refresh an imported corpus's snapshot, run prepare → validate → targets → train → evaluate →
+    export, then register what is new.
 
     ``recipe`` first applies that recipe's preset to ``params.yaml``; either way the version is tagged
     with the recipe ``params.yaml`` names, which is what was run.
     """
     if recipe is not None:
         apply_recipe(Path(workspace) / "params.yaml", recipe)
+    snapshot_task(workspace)
     params = load_params(Path(workspace) / "params.yaml")
     timeout = stage_timeout_s or params.registry.stage_timeout_s
     runs = run_stages(workspace, timeout)

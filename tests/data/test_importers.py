@@ -374,16 +374,48 @@ def test_cli_import_names_the_corpus_in_params_and_keeps_the_rest_of_the_file(
 
     after = (workspace / "params.yaml").read_text(encoding="utf-8").splitlines()
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    snapshot = load_params(workspace / "params.yaml").prepare.corpus.snapshot
+    assert snapshot and len(snapshot) == 16
     assert [new.split("#")[0].strip() for _, new in changed] == [
         "kind: jsonl",
         "source: corpora/mine/corpus.jsonl",  # inside the workspace: relative, so the workspace can move
         "language: eng",
+        f"snapshot: {snapshot}",
     ]
     assert all("#" in new for _, new in changed)  # the comments survive
     corpus = load_params(workspace / "params.yaml").prepare.corpus
     monkeypatch.chdir(workspace)  # where prepare runs
     import_corpus(corpus, RATE, progress=False)
     check_manifests(workspace / "data", {k: v for k, v in expected.items() if v[2] == "eng"})
+
+
+def test_a_corpus_changed_in_place_gets_a_new_snapshot_before_retrain_so_prepare_re_imports(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from components.data.importers.snapshot import corpus_snapshot, refresh_snapshot
+
+    workspace = workspace_with_params(tmp_path)
+    assert refresh_snapshot(workspace) is None  # the demo corpus has none
+    source, _ = make_jsonl(tmp_path / "outside")  # the audio lies beside the manifest, not under it
+    assert invoke("jsonl", str(source), "--workspace", str(workspace)).exit_code == 0
+    recorded = load_params(workspace / "params.yaml").prepare.corpus.snapshot
+    assert refresh_snapshot(workspace) is None  # unchanged: params.yaml is left alone
+    assert corpus_snapshot(source, scan_corpus("jsonl", source)) == recorded
+
+    clip = source.parent / "clips" / "utt-b.wav"
+    stat = clip.stat()
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # re-recorded in place
+    message = refresh_snapshot(workspace)
+    assert message and recorded in message and str(source) in message
+    refreshed = load_params(workspace / "params.yaml").prepare.corpus.snapshot
+    assert refreshed not in (None, recorded)
+    assert refresh_snapshot(workspace) is None
+
+    clip.unlink()  # a corpus that no longer imports fails before any stage, naming the row
+    with pytest.raises(CorpusError, match="utt-b.wav"):
+        refresh_snapshot(workspace)
 
 
 def test_cli_import_of_an_outside_source_records_its_absolute_path_and_warns_about_languages(

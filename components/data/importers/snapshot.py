@@ -1,0 +1,65 @@
+"""A fingerprint of an imported corpus's files, so that a corpus changed in place re-runs ``prepare``.
+
+DVC hashes ``prepare``'s outputs, not the source corpus it reads (which may live anywhere and be very
+large), and the source's path alone does not change when a file is edited or a release is unpacked
+over the old one. The fingerprint hashes the path, size and modification time of every file the import
+reads (the source's own files and each row's audio); ``data import`` records it as
+``prepare.corpus.snapshot`` and ``retrain`` refreshes it before DVC decides what to run. Stat-based, it
+costs no read of the audio; a file rewritten with the same size and time is not noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from components.data.importers.base import SourceRow
+from components.data.importers.corpus import scan_corpus
+
+SNAPSHOT_CHARS = 16
+
+
+def files_read(source: Path, rows: Iterable[SourceRow]) -> list[Path]:
+    """Every file the import reads: the source file or the files under the source folder, and the audio."""
+    source = source.absolute()
+    found = {source} if source.is_file() else {p for p in source.rglob("*") if p.is_file()}
+    found |= {row.audio.absolute() for row in rows if isinstance(row.audio, Path)}
+    return sorted(found)
+
+
+def corpus_snapshot(source: Path, rows: Iterable[SourceRow]) -> str:
+    """A short hash of (path, size, modification time) over :func:`files_read`."""
+    digest = hashlib.sha256()
+    for path in files_read(source, rows):
+        stat = path.stat()
+        digest.update(f"{path.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:SNAPSHOT_CHARS]
+
+
+def source_path(source: str, workspace: Path) -> Path:
+    """``prepare.corpus.source`` as ``prepare`` resolves it: relative paths are to the workspace."""
+    path = Path(source)
+    return path if path.is_absolute() else Path(workspace) / path
+
+
+def refresh_snapshot(workspace: Path) -> str | None:
+    """Record the imported corpus's current snapshot in params.yaml if it changed; what was done, if anything.
+
+    A demo corpus has none. The source is scanned as ``prepare`` would (a broken one fails here, naming
+    every bad row, before any stage runs).
+    """
+    from components.config import load_params
+    from components.params_file import update_params
+
+    params_path = Path(workspace) / "params.yaml"
+    corpus = load_params(params_path).prepare.corpus
+    if corpus.kind == "demo" or corpus.source is None:
+        return None
+    source = source_path(corpus.source, workspace)
+    snapshot = corpus_snapshot(source, scan_corpus(corpus.kind, source, corpus.language))
+    if snapshot == corpus.snapshot:
+        return None
+    update_params(params_path, {"prepare.corpus.snapshot": snapshot})
+    before = corpus.snapshot or "none"
+    return f"prepare.corpus.snapshot: {before} → {snapshot} ({source} changed since it was imported)"
