@@ -54,9 +54,11 @@ class RowProblems:
             self.messages.append(str(exc))
 
     def check(self, source: object) -> None:
-        """Raise one :class:`CorpusError` listing every recorded row error, if there is any."""
+        """Raise one :class:`CorpusError` naming every recorded row error, if there is any."""
         if not self.messages:
             return
+        if len(self.messages) == 1:  # already names its file and line: one line, as for any other error
+            raise CorpusError(self.messages[0])
         listed = self.messages[:MAX_LISTED]
         more = len(self.messages) - len(listed)
         lines = "\n  ".join(listed) + (f"\n  ... and {more} more" if more else "")
