@@ -289,10 +289,18 @@ class SpeechLLM(PromptedLLM):
 
     @contextlib.contextmanager
     def llm_scope(self) -> Iterator[None]:
-        """LoRA switched off for the untrained control, which shares the LLM with the trained model."""
+        """LoRA switched off for the untrained control and the KL teacher, which share the LLM with the
+        trained model. peft turns every LoRA weight trainable again when it re-enables the adapter, so
+        their ``requires_grad`` is put back: a phase that does not train LoRA gives it no gradient."""
         if self.has_lora and not self.lora_active:
-            with self.llm.disable_adapter():
-                yield
+            lora = self.parameter_groups()["lora"]
+            trainable = [p.requires_grad for p in lora]
+            try:
+                with self.llm.disable_adapter():
+                    yield
+            finally:
+                for parameter, flag in zip(lora, trainable, strict=True):
+                    parameter.requires_grad_(flag)
         else:
             yield
 

@@ -347,3 +347,23 @@ def test_a_few_shot_phase_trains_on_its_first_examples_of_its_task_only(tiny_bas
     assert result.summary()["phases"]["few_shot"]["steps"] == 4
     after = model.parameter_groups()["adapter"]
     assert any(not torch.equal(a, b) for a, b in zip(adapter_before, after, strict=True))
+
+
+def test_a_kl_phase_that_does_not_train_lora_gives_lora_no_gradient(tiny_base_dirs) -> None:
+    """peft's re-enabled adapter makes LoRA trainable again; the teacher pass must not leave it so."""
+    from components.config import LoraParams, TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training.trainer import batch_loss
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4))
+    lora = model.parameter_groups()["lora"]
+    for parameter in lora:
+        parameter.requires_grad_(False)  # as the trainer sets a phase that trains the adapter only
+    examples = noise_examples(model, ["hello world", "good morning"], [8000, 9600])
+    batch_loss(model, examples, {"ce": 1.0, "kl": 1.0}, TrainParams())["objective"].backward()
+    assert lora and not any(p.requires_grad for p in lora)
+    assert all(p.grad is None for p in lora)
+    assert any(p.grad is not None for p in model.parameter_groups()["adapter"])
+    with model.untrained().llm_scope():  # the control's scope puts the flags back as well
+        pass
+    assert not any(p.requires_grad for p in lora)
