@@ -5,6 +5,7 @@ Rows are plain dicts on disk (JSON Lines); :class:`Utterance` is the typed view 
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
@@ -93,17 +94,27 @@ def parse_line(path: Path, number: int, line: str) -> Any:
         raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
 
 
+def utf8_text(data: bytes, path: Path, first_line: int = 1) -> str:
+    """``data`` (a file, or its line ``first_line`` onwards) decoded, a leading BOM dropped; invalid
+    UTF-8 raises naming the file, the line and the byte within that line."""
+    if first_line == 1:
+        data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(
+            f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {column} of the line)"
+        ) from None
+
+
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, value) for each non-blank line; a bad line raises naming the file and line number."""
     path = Path(path)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ValueError(
-                    f"{path}:{number}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-                ) from None
+            line = utf8_text(raw, path, number)
             if line.strip():
                 yield number, parse_line(path, number, line)
 

@@ -273,6 +273,29 @@ def test_invalid_utf8_in_a_source_names_its_file_and_line(kind: str, tmp_path: P
         scan_corpus(kind, source)
 
 
+def test_utf8_errors_count_lines_and_bytes_after_a_bom_and_json_errors_are_gathered_with_the_rest(
+    tmp_path: Path,
+) -> None:
+    import codecs
+    import json
+
+    source, _ = make_jsonl(tmp_path / "source")
+    lines = [json.dumps(r).encode() for r in contract_records()]
+    source.write_bytes(codecs.BOM_UTF8 + b"\n".join([lines[0], b'{"id": "x\xff"}', *lines[2:]]))
+    with pytest.raises(CorpusError, match=r"corpus.jsonl:2: not valid UTF-8 \(.* at byte 10 of the line\)"):
+        scan_corpus("jsonl", source)
+
+    records = contract_records()
+    records[3]["language"] = "xx"
+    text = [json.dumps(r) for r in records]
+    text[1] = text[1][:-1]  # line 2: not valid JSON
+    source.write_bytes(codecs.BOM_UTF8 + "\n".join(text).encode())  # the BOM is not part of line 1
+    with pytest.raises(CorpusError) as info:
+        scan_corpus("jsonl", source)
+    message = str(info.value)
+    assert "2 bad row(s)" in message and f"{source}:2: not valid JSON" in message and f"{source}:4" in message
+
+
 def test_empty_audio_at_another_rate_imports_as_an_empty_file_for_validation_to_judge(tmp_path: Path) -> None:
     import soundfile as sf
 

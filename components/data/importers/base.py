@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from components.data.languages import iso639_3
+from components.data.manifest import utf8_text
 
 # Where an utterance's audio is: a file to decode, or a callable that opens its bytes (e.g. a dataset cell).
 AudioSource = Path | Callable[[], BinaryIO]
@@ -67,12 +68,10 @@ class RowProblems:
 
 def read_utf8(path: Path) -> str:
     """A text file's content; invalid UTF-8 is an error naming the file, line and byte."""
-    data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise CorpusError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        return utf8_text(path.read_bytes(), path)
+    except ValueError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -120,13 +120,16 @@ def write_corpus(
                 return run(row)
             except CorpusError as exc:
                 return str(exc)
+            except (OSError, RuntimeError, ValueError) as exc:  # writing, resampling: still name the row
+                return f"{row.origin} (id {row.id}): {type(exc).__name__}: {exc}"
 
-        with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-            results = list(
-                tqdm(
-                    pool.map(attempt, rows), total=len(rows), desc=f"importing {corpus}", disable=not progress
-                )
-            )
+        pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))
+        try:
+            converting = pool.map(attempt, rows)
+            progress_bar = tqdm(converting, total=len(rows), desc=f"importing {corpus}", disable=not progress)
+            results = list(progress_bar)
+        finally:
+            pool.shutdown(cancel_futures=True)  # an interrupt does not wait for the queued conversions
         problems.messages = [r for r in results if isinstance(r, str)]  # in row order, every bad row
         problems.check(corpus)  # leaving the atomic folders by an error keeps the previous corpus
         utterances = [r for r in results if isinstance(r, Utterance)]

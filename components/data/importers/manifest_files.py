@@ -22,15 +22,17 @@ from components.data.importers.base import (
     make_row,
     read_table,
 )
-from components.data.manifest import Utterance, iter_rows
+from components.data.manifest import Utterance, parse_line, utf8_text
 
 FIELDS = tuple(Utterance.model_fields)
 REQUIRED = ("id", "audio", "text", "split")
 
 
-def contract_rows(path: Path, records: Iterable[tuple[int, dict]], language: str | None) -> list[SourceRow]:
+def contract_rows(
+    path: Path, records: Iterable[tuple[int, dict]], language: str | None, problems: RowProblems
+) -> list[SourceRow]:
+    """The rows of ``records``; every bad one is named, with those ``problems`` already holds."""
     rows = []
-    problems = RowProblems()
     for line, record in records:
         with problems.row():
             origin = f"{path}:{line}"
@@ -66,11 +68,17 @@ class JsonlImporter(Importer):
 
     def scan(self, source: Path, language: str | None) -> list[SourceRow]:
         path = manifest_file(source, "jsonl")
-        try:
-            records = list(iter_rows(path))
-        except ValueError as exc:
-            raise CorpusError(str(exc)) from None
-        return contract_rows(path, records, language)
+        records = []
+        problems = RowProblems()
+        for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+            with problems.row():
+                try:
+                    line = utf8_text(raw, path, number)
+                    if line.strip():
+                        records.append((number, parse_line(path, number, line)))
+                except ValueError as exc:
+                    raise CorpusError(str(exc)) from None
+        return contract_rows(path, records, language, problems)
 
 
 class CsvImporter(Importer):
@@ -82,14 +90,16 @@ class CsvImporter(Importer):
     def scan(self, source: Path, language: str | None) -> list[SourceRow]:
         path = manifest_file(source, "csv")
         records = []
+        problems = RowProblems()
         for line, row in read_table(path, ",", REQUIRED):
             record: dict = dict(row)
-            if record.get("translation"):
-                try:
-                    record["translation"] = json.loads(record["translation"])
-                except json.JSONDecodeError:
-                    raise CorpusError(
-                        f'{path}:{line}: translation must be a JSON object, e.g. {{"fra": "..."}}'
-                    ) from None
-            records.append((line, record))
-        return contract_rows(path, records, language)
+            with problems.row():
+                if record.get("translation"):
+                    try:
+                        record["translation"] = json.loads(record["translation"])
+                    except json.JSONDecodeError:
+                        raise CorpusError(
+                            f'{path}:{line}: translation must be a JSON object, e.g. {{"fra": "..."}}'
+                        ) from None
+                records.append((line, record))
+        return contract_rows(path, records, language, problems)
