@@ -97,7 +97,7 @@ def import_corpus(
         "kind": kind,
         "source": params_source(source, workspace),
         "language": language,
-        "snapshot": corpus_snapshot(source, rows),
+        "snapshot": corpus_snapshot(source.resolve(), rows),
     }
     try:
         update_params(params_path, {"prepare.corpus": corpus})

@@ -422,7 +422,10 @@ def test_a_corpus_changed_in_place_gets_a_new_snapshot_before_retrain_so_prepare
     workspace = workspace_with_params(tmp_path)
     assert refresh_snapshot(workspace) is None  # the demo corpus has none
     source, _ = make_jsonl(tmp_path / "outside")  # the audio lies beside the manifest, not under it
-    assert invoke("jsonl", str(source), "--workspace", str(workspace)).exit_code == 0
+    roundabout = (
+        tmp_path / "outside" / ".." / "outside" / source.name
+    )  # named another way than params keep it
+    assert invoke("jsonl", str(roundabout), "--workspace", str(workspace)).exit_code == 0
     recorded = load_params(workspace / "params.yaml").prepare.corpus.snapshot
     assert refresh_snapshot(workspace) is None  # unchanged: params.yaml is left alone
     assert corpus_snapshot(source, scan_corpus("jsonl", source)) == recorded

@@ -2,15 +2,18 @@
 
 DVC hashes ``prepare``'s outputs, not the source corpus it reads (which may live anywhere and be very
 large), and the source's path alone does not change when a file is edited or a release is unpacked
-over the old one. The fingerprint hashes the path, size and modification time of every file the import
-reads (the source's own files and each row's audio); ``data import`` records it as
-``prepare.corpus.snapshot`` and ``retrain`` refreshes it before DVC decides what to run. Stat-based, it
-costs no read of the audio; a file rewritten with the same size and time is not noticed.
+over the old one. The fingerprint hashes the path, size and modification time of every file under the
+source (the source file itself when it is one) and of each row's audio wherever it lies; ``data
+import`` records it as ``prepare.corpus.snapshot`` and ``retrain`` refreshes it before DVC decides what
+to run. It decodes no audio (the rows are scanned as an import scans them: tables, or a dataset's
+rows); a file rewritten with the same size and modification time is not noticed, and copying a corpus
+without keeping modification times gives it a new snapshot (one more import, with the same result).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,11 +32,16 @@ def files_read(source: Path, rows: Iterable[SourceRow]) -> list[Path]:
 
 
 def corpus_snapshot(source: Path, rows: Iterable[SourceRow]) -> str:
-    """A short hash of (path, size, modification time) over :func:`files_read`."""
+    """A short hash of (path relative to the source, size, modification time) over :func:`files_read`.
+
+    Relative paths make the snapshot the same however the source was named (``..``, a symlink, an
+    absolute path) and wherever the corpus and its audio move together."""
+    base = Path(source).resolve()
     digest = hashlib.sha256()
     for path in files_read(source, rows):
         stat = path.stat()
-        digest.update(f"{path.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        relative = Path(os.path.relpath(path.resolve(), base)).as_posix()
+        digest.update(f"{relative}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:SNAPSHOT_CHARS]
 
 
