@@ -13,6 +13,8 @@ wrappers share one API: ``forward`` → (hidden, mask), ``forward_layers`` → (
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from torch import nn
 from components.modeling.masked_group_norm import MaskedGroupNormConvLayer
 
 WAV2VEC2_FAMILY = frozenset({"wav2vec2", "hubert", "wavlm"})  # waveform in, HF conv feature extractor
+MASKED_FORWARD = threading.RLock()  # serialises group-norm wav2vec2 forwards (per-call lengths on a layer)
 
 
 def whisper_output_lengths(feature_lengths: torch.Tensor) -> torch.Tensor:
@@ -141,7 +144,10 @@ class Wav2Vec2SpeechEncoder(nn.Module):
         self.masked_norm: MaskedGroupNormConvLayer | None = None
         if model.config.feat_extract_norm == "group":
             conv_layers = model.feature_extractor.conv_layers
-            self.masked_norm = MaskedGroupNormConvLayer(conv_layers[0])
+            first = conv_layers[0]  # a model wrapped before keeps its one masked layer
+            self.masked_norm = (
+                first if isinstance(first, MaskedGroupNormConvLayer) else MaskedGroupNormConvLayer(first)
+            )
             conv_layers[0] = self.masked_norm
 
     @property
@@ -189,15 +195,17 @@ class Wav2Vec2SpeechEncoder(nn.Module):
     ) -> tuple[Any, torch.Tensor]:
         waveform = features[:, 0] * feature_mask.to(features.dtype)
         samples = feature_mask.sum(dim=1)
-        if self.masked_norm is not None:
-            self.masked_norm.set_sample_lengths(samples)
-        try:
-            out = self.model(
-                waveform, attention_mask=feature_mask, output_hidden_states=every_layer, return_dict=True
-            )
-        finally:
+        # the masked norm reads this call's lengths from the shared layer: one such forward at a time
+        with MASKED_FORWARD if self.masked_norm is not None else contextlib.nullcontext():
             if self.masked_norm is not None:
-                self.masked_norm.set_sample_lengths(None)
+                self.masked_norm.set_sample_lengths(samples)
+            try:
+                out = self.model(
+                    waveform, attention_mask=feature_mask, output_hidden_states=every_layer, return_dict=True
+                )
+            finally:
+                if self.masked_norm is not None:
+                    self.masked_norm.set_sample_lengths(None)
         lengths = self.output_lengths(samples)
         return out, length_mask(lengths, out.last_hidden_state.shape[1])
 

@@ -160,6 +160,29 @@ def test_the_masked_group_norm_gives_each_clip_of_a_batch_the_models_own_output_
     assert encoder.masked_norm.frame_lengths is None  # the lengths hold for one forward only
 
 
+def test_the_masked_group_norm_survives_a_second_wrap_and_concurrent_forwards(family_dirs) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from components.modeling.encoder import Wav2Vec2SpeechEncoder
+    from components.modeling.masked_group_norm import MaskedGroupNormConvLayer
+
+    encoder, extractor = _loaded(family_dirs["wav2vec2-group"])
+    again = Wav2Vec2SpeechEncoder(encoder.model)  # e.g. a control built over the same frozen model
+    assert again.masked_norm is encoder.masked_norm
+    assert not isinstance(encoder.masked_norm.conv, MaskedGroupNormConvLayer)
+    batches = [
+        _inputs(extractor, _waves(lengths, seed=5)) for lengths in ([2345, 400], [999], [1600, 401, 999])
+    ]
+    with torch.no_grad():
+        serial = [encoder(*batch)[0] for batch in batches]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            parallel = list(pool.map(lambda batch: again(*batch)[0], batches * 4))
+    for index, hidden in enumerate(parallel):
+        assert torch.equal(hidden, serial[index % len(batches)])
+
+
 @pytest.mark.parametrize("name", [*FAMILY, "wav2vec2-group"])
 def test_wav2vec2_family_forward_layers_gives_every_transformer_layer(family_dirs, name) -> None:
     import torch
