@@ -111,9 +111,11 @@ def retrain(
     run_id = flow_run.get_id()
     registration = register_task(workspace, lineage, params.recipe, str(run_id) if run_id else None)
     create_markdown_artifact(summary_markdown(runs, registration), key="retrain-summary")
+    ran = stages_run(runs)
     return {
-        "stages": [r.__dict__ for r in runs],
-        "stages_run": stages_run(runs),
+        # a stage re-run inside a later stage's repro counts as ran, in both entries
+        "stages": [{**r.__dict__, "ran": r.stage in ran} for r in runs],
+        "stages_run": ran,
         "registration": registration.__dict__,
         "lineage_fingerprint": lineage.fingerprint,
     }

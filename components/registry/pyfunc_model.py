@@ -36,6 +36,7 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
         config = context.model_config or {}
         self.max_new_tokens = int(config.get("max_new_tokens", 32))
         self.too_long = str(config.get("too_long", "reject"))
+        self.batch_size = int(config.get("batch_size", 16))
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow infers from hints
         import torch
@@ -53,9 +54,14 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
                 rows.append(row)
                 pieces.append(piece)
                 instructions.append(instruction)
-        with torch.no_grad():
-            slots = self.model.speech_slots(*self.model.features(pieces))
-            answers = self.model.generate(instructions, slots, max_new_tokens)
+        answers: list[str] = []
+        with torch.no_grad():  # bounded batches: one long file cut into many chunks cannot exhaust memory
+            for start in range(0, len(pieces), self.batch_size):
+                batch = pieces[start : start + self.batch_size]
+                slots = self.model.speech_slots(*self.model.features(batch))
+                answers += self.model.generate(
+                    instructions[start : start + len(batch)], slots, max_new_tokens
+                )
         joined: list[list[str]] = [[] for _ in range(len(model_input))]
         for row, answer in zip(rows, answers, strict=True):
             joined[row].append(answer)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 
-def _served(model, too_long: str):
+def _served(model, too_long: str, batch_size: int = 16):
     from components.registry.pyfunc_model import SpeechAlignModel
 
     served = SpeechAlignModel()
-    served.model, served.max_new_tokens, served.too_long = model, 4, too_long
+    served.model, served.max_new_tokens, served.too_long, served.batch_size = model, 4, too_long, batch_size
     return served
 
 
@@ -35,7 +35,8 @@ def test_over_long_audio_is_answered_chunk_by_chunk_under_split(tiny_model, tmp_
     long_path = _wav(tmp_path / "long.wav", 2.5 * limit, rate, seed=0)
     short_path = _wav(tmp_path / "short.wav", 0.5, rate, seed=1)
     table = pd.DataFrame({"audio": [long_path, short_path], "instruction": ["Repeat.", "Repeat."]})
-    answers = _served(tiny_model, "split").predict(None, table)
+    answers = _served(tiny_model, "split", batch_size=2).predict(None, table)  # 4 pieces, 2 batches
+    assert _served(tiny_model, "split").predict(None, table.iloc[:0]) == []
     chunks = split_audio(sf.read(long_path, dtype="float32")[0], rate, limit)
     assert len(chunks) == 3
     one_by_one = _served(tiny_model, "split")
