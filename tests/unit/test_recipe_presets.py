@@ -81,3 +81,37 @@ def test_a_phase_that_trains_lora_needs_lora_and_the_quantity_loss_needs_cif() -
         parse_params({"train": {"phases": [{**phase, "train": ["lora"]}]}})
     with pytest.raises(ParamsError, match="the quantity loss needs the cif adapter"):
         parse_params({"train": {"phases": [{**phase, "losses": {"quantity": 1.0}}]}})
+
+
+def test_the_retrain_command_applies_the_recipe_before_the_flow_runs_and_reports_what_ran(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from components.config import load_params
+    from flows import cli
+    from flows import retrain as retrain_module
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copy(REPO / "params.yaml", workspace / "params.yaml")
+    seen: dict = {}
+
+    def flow(workspace: str, stage_timeout_s: float | None = None) -> dict:
+        seen["recipe"] = load_params(Path(workspace) / "params.yaml").recipe  # what the stages will read
+        return {"stages_run": ["targets", "train"], "registration": {"message": "registered version 7"}}
+
+    monkeypatch.setattr(cli, "apply_local_defaults", lambda _: None)  # no Prefect or MLflow state here
+    monkeypatch.setattr(retrain_module, "retrain", flow)
+    result = CliRunner().invoke(
+        cli.app, ["retrain", "--recipe", "speechverse", "--workspace", str(workspace)]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == {"recipe": "speechverse"}
+    assert "params.yaml: recipe speechverse" in result.output
+    assert "stages run: targets, train" in result.output and "registered version 7" in result.output
+
+    before = (workspace / "params.yaml").read_text()
+    refused = CliRunner().invoke(cli.app, ["retrain", "--recipe", "salmonn", "--workspace", str(workspace)])
+    assert refused.exit_code == 1 and "'salmonn' is not a recipe" in refused.output
+    assert (workspace / "params.yaml").read_text() == before and seen == {"recipe": "speechverse"}
