@@ -14,18 +14,17 @@ wrappers share one API: ``forward`` → (hidden, mask), ``forward_layers`` → (
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from components.modeling.masked_group_norm import MaskedGroupNormConvLayer
+if TYPE_CHECKING:
+    from components.modeling.masked_group_norm import MaskedGroupNormConvLayer
 
 WAV2VEC2_FAMILY = frozenset({"wav2vec2", "hubert", "wavlm"})  # waveform in, HF conv feature extractor
-MASKED_FORWARD = threading.RLock()  # serialises group-norm wav2vec2 forwards (per-call lengths on a layer)
 
 
 def whisper_output_lengths(feature_lengths: torch.Tensor) -> torch.Tensor:
@@ -143,6 +142,8 @@ class Wav2Vec2SpeechEncoder(nn.Module):
         self.model = model
         self.masked_norm: MaskedGroupNormConvLayer | None = None
         if model.config.feat_extract_norm == "group":
+            from components.modeling.masked_group_norm import MaskedGroupNormConvLayer  # it uses length_mask
+
             conv_layers = model.feature_extractor.conv_layers
             first = conv_layers[0]  # a model wrapped before keeps its one masked layer
             self.masked_norm = (
@@ -195,17 +196,11 @@ class Wav2Vec2SpeechEncoder(nn.Module):
     ) -> tuple[Any, torch.Tensor]:
         waveform = features[:, 0] * feature_mask.to(features.dtype)
         samples = feature_mask.sum(dim=1)
-        # the masked norm reads this call's lengths from the shared layer: one such forward at a time
-        with MASKED_FORWARD if self.masked_norm is not None else contextlib.nullcontext():
-            if self.masked_norm is not None:
-                self.masked_norm.set_sample_lengths(samples)
-            try:
-                out = self.model(
-                    waveform, attention_mask=feature_mask, output_hidden_states=every_layer, return_dict=True
-                )
-            finally:
-                if self.masked_norm is not None:
-                    self.masked_norm.set_sample_lengths(None)
+        masked = self.masked_norm
+        with masked.sample_lengths(samples) if masked is not None else contextlib.nullcontext():
+            out = self.model(
+                waveform, attention_mask=feature_mask, output_hidden_states=every_layer, return_dict=True
+            )
         lengths = self.output_lengths(samples)
         return out, length_mask(lengths, out.last_hidden_state.shape[1])
 

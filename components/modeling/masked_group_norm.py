@@ -10,8 +10,17 @@ the same alone and in any batch.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import torch
 from torch import nn
+
+from components.modeling.encoder import length_mask
+
+# The lengths of a forward live on the (shared) layer, so forwards that set them run one at a time.
+PER_CALL_LENGTHS = threading.RLock()
 
 
 def conv_output_lengths(lengths: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -23,9 +32,9 @@ class MaskedGroupNormConvLayer(nn.Module):
     """HF's ``*GroupNormConvLayer`` (conv → per-channel norm over time → activation), with the norm's
     mean and variance taken over the first ``lengths`` frames of each row.
 
-    The lengths are set by the owner for one forward (:meth:`set_sample_lengths`) because HF's model
-    forward passes its conv stack the waveform alone. With none set it is HF's layer exactly. The
-    sub-modules keep HF's names, so the state-dict keys are unchanged.
+    The lengths hold for the forwards inside :meth:`sample_lengths`, because HF's model forward passes
+    its conv stack the waveform alone. Outside it the layer is HF's exactly. The sub-modules keep HF's
+    names, so the state-dict keys are unchanged.
     """
 
     def __init__(self, layer: nn.Module) -> None:
@@ -41,21 +50,22 @@ class MaskedGroupNormConvLayer(nn.Module):
         self.activation = layer.activation
         self.frame_lengths: torch.Tensor | None = None
 
-    def set_sample_lengths(self, sample_lengths: torch.Tensor | None) -> None:
-        """Real input samples per row for the next forward; None restores HF's batch-wide behaviour."""
-        if sample_lengths is None:
-            self.frame_lengths = None
-            return
+    @contextlib.contextmanager
+    def sample_lengths(self, samples: torch.Tensor) -> Iterator[None]:
+        """Forwards inside normalise over the first ``samples`` input samples of each row."""
         kernel, stride = self.conv.kernel_size[0], self.conv.stride[0]
-        self.frame_lengths = conv_output_lengths(sample_lengths, kernel, stride)
+        with PER_CALL_LENGTHS:
+            self.frame_lengths = conv_output_lengths(samples, kernel, stride)
+            try:
+                yield
+            finally:
+                self.frame_lengths = None
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         hidden = self.conv(waveform)
         if self.frame_lengths is None:
             return self.activation(self.layer_norm(hidden))
-        frames = hidden.shape[-1]
-        real = torch.arange(frames, device=hidden.device)[None, :] < self.frame_lengths[:, None]
-        real = real[:, None, :].to(hidden.dtype)
+        real = length_mask(self.frame_lengths, hidden.shape[-1])[:, None, :].to(hidden.dtype)
         count = real.sum(dim=-1, keepdim=True).clamp(min=1)
         mean = (hidden * real).sum(dim=-1, keepdim=True) / count
         centred = (hidden - mean) * real

@@ -27,10 +27,13 @@ class StageFailed(RuntimeError):
 @dataclass(frozen=True)
 class StageRun:
     stage: str
-    ran: bool
     seconds: float
     # every stage DVC ran in this call: an upstream stage changed since it was checked re-runs here too
     ran_stages: tuple[str, ...] = ()
+
+    @property
+    def ran(self) -> bool:
+        return self.stage in self.ran_stages
 
 
 def stages_run(runs: list[StageRun]) -> list[str]:
@@ -98,4 +101,4 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
     if code != 0:
         last = "\n".join(list(tail)[-12:])
         raise StageFailed(f"stage {stage}: dvc {' '.join(args)} exited with {code}\n{last}")
-    return StageRun(stage, stage in ran, round(time.perf_counter() - start, 2), tuple(ran))
+    return StageRun(stage, round(time.perf_counter() - start, 2), tuple(ran))

@@ -90,5 +90,5 @@ def test_a_repro_reports_every_stage_dvc_ran_including_an_upstream_one(tmp_path:
     (tmp_path / "source.txt").write_text("two\n")  # prepare is out of date when validate is asked for
     upstream = repro("validate", tmp_path, timeout_s=120, echo=False)
     assert upstream.ran_stages == ("prepare", "validate")
-    skipped_prepare = StageRun("prepare", False, 0.1, ())
+    skipped_prepare = StageRun("prepare", 0.1, ())
     assert stages_run([skipped_prepare, upstream]) == ["prepare", "validate"]

@@ -26,6 +26,7 @@ from components.data.manifest import SPLITS, Utterance, manifest_path, write_row
 
 AUDIO_DIR = "audio"  # under the data root, as the manifest's audio paths say
 MANIFEST_DIR = "manifests"
+CONVERT_ALL = AudioPolicy()  # resample and down-mix: every clip becomes what the encoder reads
 
 
 def file_name(uid: str) -> str:
@@ -70,7 +71,7 @@ def write_corpus(
     corpus: str,
     sample_rate: int,
     progress: bool = True,
-    policy: AudioPolicy | None = None,
+    policy: AudioPolicy = CONVERT_ALL,
 ) -> list[Utterance]:
     """Convert every row's audio into ``data_root/audio/CORPUS/SPLIT/`` and write the split manifests.
 
@@ -78,7 +79,6 @@ def write_corpus(
     """
     from tqdm import tqdm
 
-    policy = policy or AudioPolicy()
     names: dict[str, Path] = {}
     owner: dict[Path, SourceRow] = {}
     problems = RowProblems()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components.config import AudioPolicy, CorpusParams
 from components.data.importers.base import CorpusError, RowProblems, SourceRow
-from components.data.importers.convert import open_audio, undecodable, write_corpus
+from components.data.importers.convert import CONVERT_ALL, open_audio, undecodable, write_corpus
 from components.data.importers.registry import get_importer
 from components.data.languages import iso639_3
 from components.data.manifest import DATA_ROOT, Utterance
@@ -70,7 +70,7 @@ def import_corpus(
     sample_rate: int,
     data_root: Path = DATA_ROOT,
     progress: bool = True,
-    policy: AudioPolicy | None = None,
+    policy: AudioPolicy = CONVERT_ALL,
 ) -> list[Utterance]:
     """Import ``corpus`` into ``data_root`` (audio and split manifests, all or nothing); its rows.
 

@@ -25,9 +25,9 @@ SNAPSHOT_CHARS = 16
 
 def files_read(source: Path, rows: Iterable[SourceRow]) -> list[Path]:
     """Every file the import reads: the source file or the files under the source folder, and the audio."""
-    source = source.absolute()
-    found = {source} if source.is_file() else {p for p in source.rglob("*") if p.is_file()}
-    found |= {row.audio.absolute() for row in rows if isinstance(row.audio, Path)}
+    source = source.resolve()
+    found = {source} if source.is_file() else {p.resolve() for p in source.rglob("*") if p.is_file()}
+    found |= {row.audio.resolve() for row in rows if isinstance(row.audio, Path)}
     return sorted(found)
 
 
@@ -40,7 +40,7 @@ def corpus_snapshot(source: Path, rows: Iterable[SourceRow]) -> str:
     digest = hashlib.sha256()
     for path in files_read(source, rows):
         stat = path.stat()
-        relative = Path(os.path.relpath(path.resolve(), base)).as_posix()
+        relative = Path(os.path.relpath(path, base)).as_posix()
         digest.update(f"{relative}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:SNAPSHOT_CHARS]
 
