@@ -18,10 +18,18 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test bench bench-validation bench-import-layouts install system-packages lint clean
+.PHONY: demo real-demo test bench bench-validation bench-import-layouts install system-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
+
+# recorded speech, Whisper-base and a pretrained LLM, fetched by name into ~/.cache/speechalign
+# (or $$SPEECHALIGN_CACHE); its own workspace, .speechalign/real-demo. RECIPE=blsp|bloomzmms|speechverse|wav2prompt
+RECIPE ?= blsp
+REAL_LANGUAGES ?= eng,spa
+REAL_STEPS ?= 150
+real-demo: install
+	$(BIN)/speechalign real-demo --recipe $(RECIPE) --languages $(REAL_LANGUAGES) --steps $(REAL_STEPS)
 
 test: install
 	$(BIN)/python -m pytest -q

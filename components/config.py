@@ -58,6 +58,8 @@ class BaseModelsParams(Section):
     encoder: str = "tiny"
     llm: str = "tiny"
     prompt_template: str = BLSP_TEMPLATE
+    # the system turn for an LLM with a chat template; null keeps the template's own default, if any
+    system_prompt: str | None = None
     tiny_encoder: TinyEncoderParams = TinyEncoderParams()
     tiny_llm: TinyLLMParams = TinyLLMParams()
 
@@ -214,7 +216,8 @@ class ValidateParams(Section):
     sample_rate: int = Field(16000, gt=0)
     min_sample_rate: int = Field(8000, gt=0)
     min_duration_s: float = Field(0.2, ge=0)
-    max_duration_s: float = Field(10.0, gt=0)
+    # None: as long as the encoder reads (Whisper's 30 s positional table, the tiny encoder's max_seconds)
+    max_duration_s: float | None = Field(None, gt=0)
     min_text_chars: int = Field(1, ge=1)
     max_text_chars: int = Field(400, gt=1)
     min_chars_per_second: float = Field(2.0, ge=0)
@@ -225,6 +228,12 @@ class ValidateParams(Section):
     audio: AudioPolicy = AudioPolicy()
     leakage: LeakageChecks = LeakageChecks()
 
+    def with_encoder_limit(self, encoder_max_seconds: float) -> ValidateParams:
+        """These params with ``max_duration_s`` filled in from the encoder when it is not set."""
+        if self.max_duration_s is not None:
+            return self
+        return self.model_copy(update={"max_duration_s": encoder_max_seconds})
+
     @model_validator(mode="after")
     def _ranges(self) -> ValidateParams:
         ranges = [
@@ -234,7 +243,7 @@ class ValidateParams(Section):
             ("min_chars_per_second", "max_chars_per_second"),
         ]
         for low, high in ranges:
-            if getattr(self, low) > getattr(self, high):
+            if getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
                 raise ValueError(
                     f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
                 )

@@ -11,12 +11,16 @@ from typing import Annotated
 import typer
 
 from components.config import RECIPES
+from flows.checkpoints_cli import checkpoints_app
 from flows.command_line import Workspace, fail
 from flows.data_cli import data_app
 from flows.environment import apply_local_defaults
+from flows.real_demo_cli import real_demo
 
 app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(checkpoints_app, name="checkpoints")
+app.command("real-demo")(real_demo)
 
 KEY_METRICS = {
     "CER speech": "eval.asr.speech.all.cer",

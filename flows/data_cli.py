@@ -18,7 +18,7 @@ from components.data.manifest import SPLITS
 from flows.command_line import Workspace, fail
 
 if TYPE_CHECKING:
-    from components.config import ValidateParams
+    from components.config import Params, ValidateParams
     from components.data.importers import SourceRow
 
 data_app = typer.Typer(help="Bring your own corpus into the pipeline.", no_args_is_help=True)
@@ -28,6 +28,23 @@ def params_source(source: Path, workspace: Path) -> str:
     """The path params.yaml records: relative inside the workspace (it moves with it), else absolute."""
     source = source.resolve()
     return source.relative_to(workspace).as_posix() if source.is_relative_to(workspace) else source.as_posix()
+
+
+def duration_limits(params: Params) -> ValidateParams:
+    """``validate`` with the encoder's limit filled in when the params leave it to the encoder, as the
+    validate stage will; left open when the encoder cannot be read yet (validate then checks)."""
+    from components.checkpoints.convert import resolve_source
+    from components.modeling.base_models import encoder_max_seconds
+
+    base = params.prepare.base_models
+    try:
+        if base.encoder == "tiny":
+            seconds = base.tiny_encoder.max_seconds
+        else:
+            seconds = encoder_max_seconds(resolve_source(base.encoder).load_path)
+    except (OSError, ValueError):
+        return params.validate
+    return params.validate.with_encoder_limit(seconds)
 
 
 def corpus_warnings(rows: list[SourceRow], seconds: list[float], validate: ValidateParams) -> list[str]:
@@ -45,11 +62,12 @@ def corpus_warnings(rows: list[SourceRow], seconds: list[float], validate: Valid
             f"languages {', '.join(unexpected)} are not in validate.languages"
             f" ({', '.join(validate.languages)}): add them there, or validation rejects those utterances"
         )
-    too_long = sum(s > validate.max_duration_s for s in seconds)
+    longest = validate.max_duration_s or float("inf")  # None: the encoder's limit, checked by validate
+    too_long = sum(s > longest for s in seconds)
     too_short = sum(s < validate.min_duration_s for s in seconds)
     if too_long or too_short:
         warnings.append(
-            f"{too_long} utterances are longer than validate.max_duration_s ({validate.max_duration_s} s) and"
+            f"{too_long} utterances are longer than validate.max_duration_s ({longest:g} s) and"
             f" {too_short} shorter than validate.min_duration_s ({validate.min_duration_s} s)"
         )
     return warnings
@@ -113,7 +131,35 @@ def import_corpus(
         + f"; {', '.join(f'{split} {splits[split]}' for split in SPLITS)}"
         + f"; languages {', '.join(f'{code} {count}' for code, count in sorted(languages.items()))}"
     )
-    for warning in corpus_warnings(rows, seconds, params.validate):
+    for warning in corpus_warnings(rows, seconds, duration_limits(params)):
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"{params_path}: prepare.corpus = kind {kind}, source {corpus['source']}")
     typer.echo("next: `speechalign retrain` imports it (prepare re-runs because prepare.corpus changed)")
+
+
+FETCHABLE = ("asterisk",)
+
+
+@data_app.command("fetch")
+def fetch_corpus(
+    name: Annotated[str, typer.Argument(help="The corpus: asterisk (recorded telephony prompts).")],
+    languages: Annotated[
+        str, typer.Option(help="Comma-separated languages (ISO 639-1 or -3): en, es, fr, it, ru.")
+    ] = "eng,spa",
+    workspace: Workspace = Path("."),
+) -> None:
+    """Fetch a corpus by package name into the cache, build its manifest, and import it (as jsonl)."""
+    from components.cache import cache_root
+    from components.data.fetch.asterisk import fetch_asterisk_summary
+    from components.data.fetch.errors import FetchError
+
+    if name not in FETCHABLE:
+        fail(f"unknown corpus {name!r}; choose from {', '.join(FETCHABLE)}")
+    codes = [code.strip() for code in languages.split(",") if code.strip()]
+    try:
+        summary = fetch_asterisk_summary(codes, cache_root())
+    except (FetchError, ValueError) as exc:
+        fail(str(exc))
+    for line in summary.lines():
+        typer.echo(line)
+    import_corpus("jsonl", summary.manifest, None, workspace)

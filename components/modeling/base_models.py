@@ -1,7 +1,10 @@
 """The frozen base models: built tiny from configs for the embedded default, or loaded by HF id/path.
 
 Both kinds go through ``from_pretrained``, so the tiny default exercises the same loading code that a
-real checkpoint (``openai/whisper-small``, a Llama or BLOOMZ id, or a local directory) takes.
+real checkpoint (``openai/whisper-small``, a Llama or BLOOMZ id, or a local directory) takes. A
+CTranslate2 Whisper folder or a GGUF file is converted once to an HF directory first
+(:mod:`components.checkpoints.convert`); ``sources.json`` records its format and sha256, so the
+lineage names the exact bytes and a changed file re-converts.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +33,22 @@ class BaseModelSources:
     encoder: str
     llm: str
     prompt_template: str = BLSP_TEMPLATE
+    # role → {"format": ctranslate2 | gguf, "sha256": …} for sources converted from another format
+    checkpoints: dict[str, dict[str, str]] = field(default_factory=dict)
+    system_prompt: str | None = None  # the system turn of an LLM with a chat template
+    prompt: dict[str, str | None] = field(default_factory=dict)  # the layout really used (prompt_record)
 
-    def to_json(self) -> dict[str, str]:
-        return {"encoder": self.encoder, "llm": self.llm, "prompt_template": self.prompt_template}
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "encoder": self.encoder,
+            "llm": self.llm,
+            "prompt_template": self.prompt_template,
+            "system_prompt": self.system_prompt,
+            "prompt": self.prompt,
+        }
+        if self.checkpoints:
+            record["checkpoints"] = self.checkpoints
+        return record
 
 
 def write_sources(base_dir: Path, sources: BaseModelSources) -> None:
@@ -40,14 +56,28 @@ def write_sources(base_dir: Path, sources: BaseModelSources) -> None:
     (base_dir / SOURCES_FILE).write_text(json.dumps(sources.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
-def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
-    """Resolve the sources recorded by ``prepare``; relative local paths are taken from ``base_dir``."""
+def read_sources_record(base_dir: Path = BASE_DIR) -> dict[str, Any]:
+    """``sources.json`` as written: the params' sources, the prompt layout and converted checkpoints."""
     path = Path(base_dir) / SOURCES_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the prepare stage first")
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))
 
-    def resolve(source: str) -> str:
+
+def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
+    """Resolve the sources recorded by ``prepare`` into what ``from_pretrained`` loads: relative local
+    paths are taken from ``base_dir``; a converted checkpoint is its cached HF directory (converted
+    again from its source on a machine that has not, if the source's sha256 still matches)."""
+    from components.checkpoints.convert import load_path
+
+    path = Path(base_dir) / SOURCES_FILE
+    raw = read_sources_record(base_dir)
+    checkpoints = raw.get("checkpoints", {})
+
+    def resolve(role: str) -> str:
+        source = raw[role]
+        if role in checkpoints:
+            return load_path({"source": source, **checkpoints[role]})
         # Kept relative to the workspace so outputs do not depend on where the repo is checked out.
         local = Path(base_dir) / source
         return local.as_posix() if local.exists() else source
@@ -58,7 +88,12 @@ def read_sources(base_dir: Path = BASE_DIR) -> BaseModelSources:
     except ValueError as error:
         raise ValueError(f"{path}: prompt_template: {error}") from None
     return BaseModelSources(
-        encoder=resolve(raw["encoder"]), llm=resolve(raw["llm"]), prompt_template=template
+        encoder=resolve("encoder"),
+        llm=resolve("llm"),
+        prompt_template=template,
+        checkpoints=checkpoints,
+        system_prompt=raw.get("system_prompt"),
+        prompt=raw.get("prompt", {}),
     )
 
 
@@ -144,15 +179,41 @@ def build_tiny_encoder(params: TinyEncoderParams, out_dir: Path, seed: int, samp
 def prepare_base_models(
     params: BaseModelsParams, corpus_texts: list[str], base_dir: Path, seed: int, sample_rate: int
 ) -> BaseModelSources:
-    """Build what is ``tiny``; record ids or paths of the rest; write ``sources.json``."""
-    encoder, llm = params.encoder, params.llm
-    if encoder == "tiny":
-        build_tiny_encoder(params.tiny_encoder, base_dir / "encoder", seed, sample_rate)
-        encoder = "encoder"
-    if llm == "tiny":
-        build_tiny_llm(params.tiny_llm, corpus_texts, base_dir / "llm", seed)
-        llm = "llm"
-    sources = BaseModelSources(encoder=encoder, llm=llm, prompt_template=params.prompt_template)
+    """Build what is ``tiny``; convert (once, cached) what is not in HF's format; record ids or paths
+    of the rest; write ``sources.json``. Returns the sources as recorded (tiny ones relative to
+    ``base_dir``, converted ones as the params name them).
+
+    Raises:
+        CheckpointError: a source to convert is unreadable, incomplete or fails its check.
+    """
+    from transformers import AutoTokenizer
+
+    from components.checkpoints.convert import resolve_source
+    from components.modeling.prompts import prompt_record
+
+    named = {"encoder": params.encoder, "llm": params.llm}
+    load = dict(named)
+    checkpoints: dict[str, dict[str, str]] = {}
+    for role, source in named.items():
+        if source == "tiny":
+            if role == "encoder":
+                build_tiny_encoder(params.tiny_encoder, base_dir / role, seed, sample_rate)
+            else:
+                build_tiny_llm(params.tiny_llm, corpus_texts, base_dir / role, seed)
+            named[role] = role  # the folder inside base_dir
+            load[role] = str(base_dir / role)
+            continue
+        resolved = resolve_source(source)
+        load[role] = resolved.load_path
+        if resolved.format != "hf":
+            checkpoints[role] = {"format": resolved.format, "sha256": str(resolved.sha256)}
+    # the layout records name is the one prompts are really rendered in (a chat template wins)
+    prompt = prompt_record(
+        AutoTokenizer.from_pretrained(load["llm"]), params.prompt_template, params.system_prompt
+    )
+    sources = BaseModelSources(
+        named["encoder"], named["llm"], params.prompt_template, checkpoints, params.system_prompt, prompt
+    )
     write_sources(base_dir, sources)
     return sources
 
@@ -180,3 +241,19 @@ def load_llm(source: str) -> tuple[Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(source, dtype="float32")
     return model, tokenizer
+
+
+def encoder_max_seconds(source: str) -> float:
+    """Seconds of audio the encoder at ``source`` (an HF id or directory) reads in one pass.
+
+    Whisper: its positional table (``max_source_positions`` frames after conv2 halves 100 mel frames/s),
+    30 s for the released models; the wav2vec2 family has no table, and gets the exported graph's bound.
+    """
+    from transformers import AutoConfig
+
+    from components.modeling.encoder import MEL_FRAMES_PER_SECOND, WAV2VEC2_FAMILY, WAV2VEC2_MAX_SECONDS
+
+    config = AutoConfig.from_pretrained(source)
+    if config.model_type in WAV2VEC2_FAMILY:
+        return float(WAV2VEC2_MAX_SECONDS)
+    return 2 * config.max_source_positions / MEL_FRAMES_PER_SECOND

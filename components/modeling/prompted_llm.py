@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from components.modeling.prompts import BLSP_TEMPLATE, prompt_ids, target_ids, text_ids
+from components.modeling.prompts import BLSP_TEMPLATE, prompt_ids, prompt_record, target_ids, text_ids
 
 IGNORE_INDEX = -100
 
@@ -36,11 +36,18 @@ class PromptedLLM(nn.Module):
     the LLM learns text tasks in exactly the prompts it later receives speech in.
     """
 
-    def __init__(self, llm: nn.Module, tokenizer: Any, template: str = BLSP_TEMPLATE) -> None:
+    def __init__(
+        self, llm: nn.Module, tokenizer: Any, template: str = BLSP_TEMPLATE, system_prompt: str | None = None
+    ) -> None:
         super().__init__()
         self.llm = llm
         self.tokenizer = tokenizer
         self.template = template
+        self.system_prompt = system_prompt
+
+    def prompt_record(self) -> dict[str, str | None]:
+        """The prompt layout in use, as records name it (see :func:`prompts.prompt_record`)."""
+        return prompt_record(self.tokenizer, self.template, self.system_prompt)
 
     def text_slots(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token embeddings of transcripts, placed where speech would go."""
@@ -60,7 +67,7 @@ class PromptedLLM(nn.Module):
         table = self.llm.get_input_embeddings()
         rows, labels = [], []
         for index, (instruction, slot) in enumerate(zip(instructions, slots, strict=True)):
-            ids = prompt_ids(self.tokenizer, instruction, self.template)
+            ids = prompt_ids(self.tokenizer, instruction, self.template, self.system_prompt)
             target = target_ids(self.tokenizer, targets[index]) if targets is not None else []
             prefix = table(torch.tensor(ids.prefix, dtype=torch.long))
             suffix = table(torch.tensor(ids.suffix + target, dtype=torch.long))

@@ -39,28 +39,49 @@ class PromptIds:
     suffix: list[int]
 
 
-def split_prompt(tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE) -> tuple[str, str]:
-    """Render the prompt with a speech placeholder and split it into the text before and after."""
+def split_prompt(
+    tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE, system_prompt: str | None = None
+) -> tuple[str, str]:
+    """Render the prompt with a speech placeholder and split it into the text before and after.
+
+    With a chat template, ``system_prompt`` is the system turn (else the template's own default, if
+    it has one: SmolLM2's names the model and calls it a helpful assistant).
+    """
     if getattr(tokenizer, "chat_template", None):
         content = f"{instruction} {SPEECH_PLACEHOLDER}"
-        rendered = tokenizer.apply_chat_template(
-            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
-        )
+        messages = [{"role": "user", "content": content}]
+        if system_prompt:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     else:
         rendered = template.format(instruction=instruction)
     prefix, _, suffix = rendered.partition(SPEECH_PLACEHOLDER)
     return prefix, suffix
 
 
-def prompt_ids(tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE) -> PromptIds:
+def prompt_ids(
+    tokenizer: Any, instruction: str, template: str = BLSP_TEMPLATE, system_prompt: str | None = None
+) -> PromptIds:
     """Token ids of prefix (starting with BOS where the LLM has one) and suffix (no special tokens)."""
-    prefix_text, suffix_text = split_prompt(tokenizer, instruction, template)
+    prefix_text, suffix_text = split_prompt(tokenizer, instruction, template, system_prompt)
     prefix = tokenizer(prefix_text, add_special_tokens=False)["input_ids"]
     bos = tokenizer.bos_token_id
     if bos is not None and (not prefix or prefix[0] != bos) and not getattr(tokenizer, "chat_template", None):
         prefix = [bos, *prefix]
     suffix = tokenizer(suffix_text, add_special_tokens=False)["input_ids"]
     return PromptIds(prefix=prefix, suffix=suffix)
+
+
+def prompt_record(tokenizer: Any, template: str, system_prompt: str | None) -> dict[str, str | None]:
+    """The layout a prompt is really rendered in, for records: the chat template (by sha256) with the
+    system prompt, or the template; never one that was not used."""
+    import hashlib
+
+    chat = getattr(tokenizer, "chat_template", None)
+    if chat:
+        digest = hashlib.sha256(chat.encode()).hexdigest()
+        return {"layout": "chat_template", "chat_template_sha256": digest, "system_prompt": system_prompt}
+    return {"layout": "prompt_template", "template": template}
 
 
 def target_ids(tokenizer: Any, target: str) -> list[int]:

@@ -136,8 +136,9 @@ class SpeechLLM(PromptedLLM):
         template: str = BLSP_TEMPLATE,
         spec: AdapterSpec = AdapterSpec(),
         seed: int = 0,
+        system_prompt: str | None = None,
     ) -> None:
-        super().__init__(llm, tokenizer, template)
+        super().__init__(llm, tokenizer, template, system_prompt)
         self.speech = speech
         self.feature_extractor = feature_extractor
         self.sources = dict(sources)
@@ -161,6 +162,7 @@ class SpeechLLM(PromptedLLM):
         seed: int = 0,
         template: str = BLSP_TEMPLATE,
         languages: Sequence[str] = (),
+        system_prompt: str | None = None,
     ) -> SpeechLLM:
         """A fresh adapter (``adapter``: AdapterParams, default conv_glu) between base models;
         ``template`` lays out the prompt when the LLM has no chat template; ``languages`` are the
@@ -177,7 +179,17 @@ class SpeechLLM(PromptedLLM):
             llm = add_lora(llm, lora, seed)
         sources = {"encoder": encoder_source, "llm": llm_source}
         speech = SpeechPath(encoder, *trainables)
-        return cls(speech, llm, tokenizer, extractor, sources, template, spec=spec, seed=seed)
+        return cls(
+            speech,
+            llm,
+            tokenizer,
+            extractor,
+            sources,
+            template,
+            spec=spec,
+            seed=seed,
+            system_prompt=system_prompt,
+        )
 
     @property
     def has_lora(self) -> bool:
@@ -206,6 +218,8 @@ class SpeechLLM(PromptedLLM):
             "seed": self.seed,
             "base_models": self.sources,
             "template": self.template,
+            "system_prompt": self.system_prompt,
+            "prompt": self.prompt_record(),
         }
         (out_dir / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
@@ -239,7 +253,15 @@ class SpeechLLM(PromptedLLM):
         spec = AdapterSpec(kind, layer_mix is not None, options)
         speech = SpeechPath(encoder, adapter, layer_mix)
         return cls(
-            speech, llm, tokenizer, extractor, sources, config["template"], spec, config.get("seed", 0)
+            speech,
+            llm,
+            tokenizer,
+            extractor,
+            sources,
+            config["template"],
+            spec,
+            config.get("seed", 0),
+            config.get("system_prompt"),
         )
 
     def untrained(self, seed: int | None = None) -> SpeechLLM:
@@ -257,6 +279,7 @@ class SpeechLLM(PromptedLLM):
             self.template,
             self.spec,
             seed,
+            self.system_prompt,
         )
         control.lora_active = False
         return control

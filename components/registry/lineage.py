@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+from components.modeling.base_models import SOURCES_FILE
+from components.workspace import BASE_DIR
+
 LOCK_FILE = "dvc.lock"
 
 
@@ -24,6 +27,8 @@ class Lineage:
     git_dirty: bool
     stage_hashes: dict[str, dict[str, dict[str, str]]]  # stage → {"deps"|"outs": {path: md5}}
     params: dict[str, Any] = field(default_factory=dict)
+    # ``models/base/sources.json``: each base model's source, and format + sha256 where it was converted
+    base_models: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -42,6 +47,12 @@ class Lineage:
             for kind, paths in kinds.items():
                 for path, md5 in paths.items():
                     tags[f"dvc.{stage}.{kind}.{path}"] = md5
+        for role in ("encoder", "llm"):
+            if role in self.base_models:
+                tags[f"base_model.{role}"] = str(self.base_models[role])
+        for role, record in (self.base_models.get("checkpoints") or {}).items():
+            tags[f"base_model.{role}.format"] = record["format"]
+            tags[f"base_model.{role}.sha256"] = record["sha256"]
         return tags
 
     def to_json(self) -> dict[str, Any]:
@@ -51,6 +62,7 @@ class Lineage:
             "lineage_fingerprint": self.fingerprint,
             "stages": self.stage_hashes,
             "params": self.params,
+            "base_models": self.base_models,
         }
 
 
@@ -90,4 +102,6 @@ def collect_lineage(workspace: Path) -> Lineage:
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
     params = {stage: entry.get("params", {}) for stage, entry in (lock.get("stages") or {}).items()}
     commit, dirty = git_state(Path(workspace))
-    return Lineage(commit, dirty, stage_hashes(lock), params)
+    sources = Path(workspace) / BASE_DIR / SOURCES_FILE  # prepare's record of the base models
+    base_models = json.loads(sources.read_text(encoding="utf-8")) if sources.is_file() else {}
+    return Lineage(commit, dirty, stage_hashes(lock), params, base_models)

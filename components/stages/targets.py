@@ -69,7 +69,12 @@ def main(params: Params) -> None:
     sources = read_sources()
     writes = params.targets.source in ("continuation", "multi_instruction")
     model = (
-        SpeechLLM.from_base(sources.encoder, sources.llm, template=sources.prompt_template)
+        SpeechLLM.from_base(
+            sources.encoder,
+            sources.llm,
+            template=sources.prompt_template,
+            system_prompt=sources.system_prompt,
+        )
         if writes
         else None
     )

@@ -89,6 +89,7 @@ def main(params: Params) -> None:
         train_params.seed,
         sources.prompt_template,
         corpus_languages(manifests),
+        system_prompt=sources.system_prompt,
     )
     train, dev = (load_examples(model, split, manifests[split]) for split in ("train", "dev"))
     result = train_recipe(model, train, dev, params.train)

@@ -12,6 +12,7 @@ from pathlib import Path
 from components.atomic import write_json
 from components.config import Params
 from components.data.manifest import DATA_ROOT, SPLITS, manifest_path
+from components.modeling.base_models import encoder_max_seconds, read_sources
 from components.stages.runner import run_stage
 from components.validation.quarantine import QUARANTINE_FILE
 from components.validation.report import RESULTS_FILE, run_validation
@@ -22,10 +23,14 @@ MAX_IDS_IN_ERROR = 30
 
 
 def main(params: Params) -> None:
+    # unset, the duration limit is what the encoder reads: 30 s for Whisper, not the demo's 10 s
+    limits = params.validate.with_encoder_limit(encoder_max_seconds(read_sources().encoder))
+    if params.validate.max_duration_s is None:
+        print(f"validate: max_duration_s {limits.max_duration_s:g} s, as long as the encoder reads")
     outcome = run_validation(
         [manifest_path(s) for s in SPLITS],
         DATA_ROOT,
-        params.validate,
+        limits,
         VALIDATION_DIR,
         cache_dir=PROBE_CACHE_DIR,
         validated_dir=VALIDATED_DIR,

@@ -26,8 +26,9 @@ def decoding_settings(max_new_tokens: int) -> dict[str, Any]:
 
 
 def generator_record(model: Any, generator_id: str, max_new_tokens: int) -> dict[str, Any]:
-    """What a generated row records about how it was written: model, prompt template, decoding."""
-    return {"model": generator_id, "template": model.template, **decoding_settings(max_new_tokens)}
+    """What a generated row records about how it was written: model, the prompt layout it was really
+    rendered in (chat template and system prompt, or the template), decoding."""
+    return {"model": generator_id, "prompt": model.prompt_record(), **decoding_settings(max_new_tokens)}
 
 
 def greedy_outputs(

@@ -244,13 +244,20 @@ def _audio_rules(params: ValidateParams) -> list[Any]:
             column="audio_duration_s",
             min_value=lo,
         ),
-        rule(
-            "ExpectColumnValuesToBeBetween",
-            "audio_too_long",
-            too_long,
-            f"audio lasts at most {hi} s (over-long audio: {policy.too_long})",
-            column="audio_duration_s",
-            max_value=hi,
+        *(
+            # None leaves the limit to the encoder: the validate stage fills it in before it gets here
+            []
+            if hi is None
+            else [
+                rule(
+                    "ExpectColumnValuesToBeBetween",
+                    "audio_too_long",
+                    too_long,
+                    f"audio lasts at most {hi:g} s (over-long audio: {policy.too_long})",
+                    column="audio_duration_s",
+                    max_value=hi,
+                )
+            ]
         ),
         rule(
             "ExpectColumnValuesToBeBetween",

@@ -37,8 +37,10 @@ CONTENT_RULES = {
 
 def pipeline_params(languages: list[str]) -> ValidateParams:
     """The workspace's validate params, with the corpus's languages and speaker leakage checked too (off in
-    params.yaml only because the demo's espeak voices speak in every split)."""
-    raw = load_params(REPO / "params.yaml").validate.model_dump()
+    params.yaml only because the demo's espeak voices speak in every split), and the duration limit the
+    validate stage fills in from the demo's encoder."""
+    params = load_params(REPO / "params.yaml")
+    raw = params.validate.with_encoder_limit(params.prepare.base_models.tiny_encoder.max_seconds).model_dump()
     return ValidateParams.model_validate(
         {**raw, "languages": languages, "leakage": {"transcript": True, "speaker": True}}
     )

@@ -11,10 +11,11 @@ import pytest
 from components.config import AudioPolicy, LeakageChecks, ValidateParams
 
 LANGS = ("eng", "fra", "deu", "spa")
-PARAMS = ValidateParams(languages=list(LANGS))
+PARAMS = ValidateParams(languages=list(LANGS), max_duration_s=10.0)
 # Strict policy: no resampling, no down-mixing, over-long audio rejected, both leakage checks on.
 STRICT = ValidateParams(
     languages=list(LANGS),
+    max_duration_s=PARAMS.max_duration_s,
     audio=AudioPolicy(resample=False, downmix=False, too_long="reject"),
     leakage=LeakageChecks(transcript=True, speaker=True),
 )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from flows.workspace_files import commit_changes, sync_workspace
+
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ["components", "flows", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
 TINY_PARAMS = {
     "prepare": {
         "sentences_per_language": 4,
@@ -51,22 +51,10 @@ def git(workspace: Path, *args: str) -> None:
 
 def make_workspace(root: Path) -> Path:
     """Copy the project's pipeline files into ``root``, shrink params, and commit it all."""
-    root.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in COPIED:
-        source, target = REPO / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=ignore)
-        else:
-            shutil.copy2(source, target)
+    sync_workspace(root)
     params = deep_update(yaml.safe_load((root / "params.yaml").read_text()), TINY_PARAMS)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git(root, "init", "-q")
-    git(root, "config", "user.email", "tests@speechalign.local")
-    git(root, "config", "user.name", "speechalign tests")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "workspace")
+    commit_changes(root, "tiny params")
     return root
 
 

@@ -22,7 +22,14 @@ def test_prepare_records_hub_ids_as_is_and_builds_only_what_is_tiny(
         encoder="openai/whisper-tiny", tiny_llm=TinyLLMParams(vocab_size=300), prompt_template=template
     )
     sources = prepare_base_models(params, tiny_texts, tmp_path, seed=0, sample_rate=16000)
-    expected = {"encoder": "openai/whisper-tiny", "llm": "llm", "prompt_template": template}
+    expected = {
+        "encoder": "openai/whisper-tiny",
+        "llm": "llm",
+        "prompt_template": template,
+        "system_prompt": None,
+        # the layout prompts are really rendered in: the tiny LLM has no chat template
+        "prompt": {"layout": "prompt_template", "template": template},
+    }
     assert sources.to_json() == expected
     assert not (tmp_path / "encoder").exists()  # nothing built (or downloaded) for a hub id
     recorded = json.loads((tmp_path / SOURCES_FILE).read_text(encoding="utf-8"))

@@ -98,7 +98,7 @@ def test_error_names_every_offending_key_at_once() -> None:
 @pytest.mark.parametrize(
     ("validate", "low", "high"),
     [
-        ({"min_duration_s": 12}, "min_duration_s", "max_duration_s"),
+        ({"min_duration_s": 12, "max_duration_s": 10}, "min_duration_s", "max_duration_s"),
         ({"min_chars_per_second": 50}, "min_chars_per_second", "max_chars_per_second"),
         ({"min_sample_rate": 22050}, "min_sample_rate", "sample_rate"),
         ({"min_text_chars": 500}, "min_text_chars", "max_text_chars"),
@@ -109,6 +109,14 @@ def test_validate_ranges_must_not_be_inverted(validate, low, high) -> None:
         parse_params({"validate": validate})
     message = str(info.value)
     assert message.startswith("params.yaml: validate: ") and f"{low} (" in message and f"{high} (" in message
+
+
+def test_an_unset_duration_limit_is_the_encoders_and_a_set_one_wins() -> None:
+    unset = parse_params({"validate": {"min_duration_s": 12}}).validate
+    assert unset.max_duration_s is None
+    assert unset.with_encoder_limit(30.0).max_duration_s == 30.0
+    explicit = parse_params({"validate": {"max_duration_s": 8}}).validate
+    assert explicit.with_encoder_limit(30.0).max_duration_s == 8
 
 
 def test_validate_policy_defaults_are_the_strictest_useful_ones() -> None:

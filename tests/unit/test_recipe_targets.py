@@ -25,6 +25,9 @@ class FakeLLM:
 
     template = "fake template"
 
+    def prompt_record(self) -> dict[str, str]:
+        return {"layout": "prompt_template", "template": self.template}
+
     def __init__(self, silent=lambda instruction: False) -> None:
         self.silent = silent
         self.batches: list[list[tuple[str, str]]] = []
@@ -94,7 +97,7 @@ def test_variants_give_transcript_rows_llm_rows_or_both() -> None:
         assert row["task"] in instruction_templates()
         assert row["generator"] == {
             "model": "fake-llm",
-            "template": "fake template",
+            "prompt": {"layout": "prompt_template", "template": "fake template"},
             "instruction_template": row["generator"]["instruction_template"],
             "do_sample": False,
             "num_beams": 1,
@@ -163,7 +166,10 @@ def test_continuations_are_one_row_per_utterance_in_manifest_order() -> None:
     assert [r["id"] for r in rows] == [u.id for u in UTTERANCES]
     assert [r["target"] for r in rows] == [f"Continue. => {u.text}" for u in UTTERANCES]
     assert model.batches[0][0][1] == max((u.text for u in UTTERANCES), key=len)
-    assert all(r["source"] == "continuation" and r["generator"]["template"] == "fake template" for r in rows)
+    assert all(
+        r["source"] == "continuation" and r["generator"]["prompt"]["template"] == "fake template"
+        for r in rows
+    )
 
 
 # -- Wav2Prompt: transcripts ----------------------------------------------------------------------------
@@ -252,4 +258,9 @@ def test_evaluation_queries_and_training_labels_enumerate_the_same_tasks() -> No
 def test_the_real_model_writes_mi_targets_through_its_own_splice(tiny_model) -> None:
     result = mi("tmi", n=2, utterances=UTTERANCES[:2], model=tiny_model)
     assert len(result.rows) + result.empty == 2 + 2 * 2
-    assert all(r["generator"]["template"] == tiny_model.template for r in result.rows if r["generator"])
+    # the record names the layout really used: the tiny LLM has no chat template, so the template
+    assert all(
+        r["generator"]["prompt"] == {"layout": "prompt_template", "template": tiny_model.template}
+        for r in result.rows
+        if r["generator"]
+    )
