@@ -27,7 +27,7 @@ demo: install
 # (or $$SPEECHALIGN_CACHE); its own workspace, .speechalign/real-demo. RECIPE=blsp|bloomzmms|speechverse|wav2prompt
 RECIPE ?= blsp
 REAL_LANGUAGES ?= eng,spa
-REAL_STEPS ?= 150
+REAL_STEPS ?= 60
 real-demo: install
 	$(BIN)/speechalign real-demo --recipe $(RECIPE) --languages $(REAL_LANGUAGES) --steps $(REAL_STEPS)
 

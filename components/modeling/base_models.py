@@ -38,6 +38,12 @@ class BaseModelSources:
     system_prompt: str | None = None  # the system turn of an LLM with a chat template
     prompt: dict[str, str | None] = field(default_factory=dict)  # the layout really used (prompt_record)
 
+    def model_id(self, role: str, named: str) -> str:
+        """How records name a base model: as the params named it, with the sha256 of a converted one
+        (never the cache folder it happens to be converted into)."""
+        record = self.checkpoints.get(role)
+        return f"{named}@sha256:{record['sha256']}" if record else named
+
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "encoder": self.encoder,

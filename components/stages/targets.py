@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
-from components.modeling.base_models import read_sources
+from components.modeling.base_models import read_sources, read_sources_record
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
@@ -78,10 +78,11 @@ def main(params: Params) -> None:
         if writes
         else None
     )
+    generator = sources.model_id("llm", read_sources_record()["llm"])  # as params name it, + sha256
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
     for split, utterances in splits.items():
-        rows, dropped = split_targets(params, utterances, languages, model, sources.llm)
+        rows, dropped = split_targets(params, utterances, languages, model, generator)
         empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})
         write_rows(TARGET_DIR / f"{split}.jsonl", rows)

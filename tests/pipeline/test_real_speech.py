@@ -105,6 +105,8 @@ def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_ba
     assert prompt["layout"] == "chat_template" and prompt["system_prompt"] == base["system_prompt"]
     targets = read_rows(workspace / "data/targets/train.jsonl")
     assert targets and all(row["generator"]["prompt"] == prompt for row in targets)
+    # and the writer is named as the params name it, with its sha256, not by the cache folder
+    assert {row["generator"]["model"] for row in targets} == {f"{base['llm']}@sha256:{expected_sha['llm']}"}
     # the duration limit followed the encoder: Whisper reads 30 s, not the demo's 10
     assert "max_duration_s 30 s" in run.stdout + run.stderr
 
