@@ -150,14 +150,14 @@ def fetch_corpus(
 ) -> None:
     """Fetch a corpus by package name into the cache, build its manifest, and import it (as jsonl)."""
     from components.cache import cache_root
-    from components.data.fetch.asterisk import fetch_asterisk_summary
+    from components.data.fetch.asterisk import fetch_asterisk
     from components.data.fetch.errors import FetchError
 
     if name not in FETCHABLE:
         fail(f"unknown corpus {name!r}; choose from {', '.join(FETCHABLE)}")
     codes = [code.strip() for code in languages.split(",") if code.strip()]
     try:
-        summary = fetch_asterisk_summary(codes, cache_root())
+        summary = fetch_asterisk(codes, cache_root())
     except (FetchError, ValueError) as exc:
         fail(str(exc))
     for line in summary.lines():

@@ -117,6 +117,6 @@ def fetch_corpus(codes: list[str]) -> Path:
     from components.data.fetch.errors import FetchError
 
     try:
-        return fetch_asterisk(codes, cache_root())
+        return fetch_asterisk(codes, cache_root()).manifest
     except (FetchError, ValueError) as exc:
         fail(str(exc))

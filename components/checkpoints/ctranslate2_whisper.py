@@ -404,32 +404,23 @@ def _hf_state_dict(tensors: _Tensors, dims: dict[str, int], tied: bool) -> dict[
                 f"{tensors.path}: {ct2_bias} has a nonzero key bias; Whisper's k_proj has none"
             )
 
+    def fused(hf: str, ct2_linear: str, projections: str) -> None:
+        """One CTranslate2 linear holding several projections stacked along dim 0 (``qkv``, ``kv``)."""
+        for suffix in ("weight", "bias"):
+            source = f"{ct2_linear}/{suffix}"
+            for name, part in zip(projections, _split(tensors, source, len(projections), d), strict=True):
+                if name == "k" and suffix == "bias":
+                    k_without_bias(source, part)
+                else:
+                    put(f"{hf}.{name}_proj.{suffix}", source, part)
+
     def self_attention(hf: str, ct2: str) -> None:
-        for suffix, (q, k, v) in (
-            ("weight", _split(tensors, f"{ct2}/linear_0/weight", 3, d)),
-            ("bias", _split(tensors, f"{ct2}/linear_0/bias", 3, d)),
-        ):
-            source = f"{ct2}/linear_0/{suffix}"
-            put(f"{hf}.q_proj.{suffix}", source, q)
-            put(f"{hf}.v_proj.{suffix}", source, v)
-            if suffix == "weight":
-                put(f"{hf}.k_proj.weight", source, k)
-            else:
-                k_without_bias(source, k)
+        fused(hf, f"{ct2}/linear_0", "qkv")
         linear(f"{hf}.out_proj", f"{ct2}/linear_1")
 
     def cross_attention(hf: str, ct2: str) -> None:
         linear(f"{hf}.q_proj", f"{ct2}/linear_0")
-        for suffix, (k, v) in (
-            ("weight", _split(tensors, f"{ct2}/linear_1/weight", 2, d)),
-            ("bias", _split(tensors, f"{ct2}/linear_1/bias", 2, d)),
-        ):
-            source = f"{ct2}/linear_1/{suffix}"
-            put(f"{hf}.v_proj.{suffix}", source, v)
-            if suffix == "weight":
-                put(f"{hf}.k_proj.weight", source, k)
-            else:
-                k_without_bias(source, k)
+        fused(hf, f"{ct2}/linear_1", "kv")
         linear(f"{hf}.out_proj", f"{ct2}/linear_2")
 
     def ffn(hf: str, ct2: str) -> None:

@@ -400,13 +400,13 @@ def test_fetch_asterisk_downloads_unpacks_once_and_builds_the_manifest_in_the_ca
     }
     fake_apt(tmp_path, monkeypatch, debs)
     cache = tmp_path / "cache"
-    manifest = fetch_asterisk(["eng", "es"], cache)
+    manifest = fetch_asterisk(["eng", "es"], cache).manifest
     assert manifest == cache / "corpora/asterisk/eng-spa/manifest.jsonl"
     rows = read_rows(manifest)
     assert {row["id"] for row in rows} >= {"eng_digits-5", "spa_digits-5"}
     assert all((manifest.parent / row["audio"]).is_file() for row in rows)
     assert all((cache / "debian" / deb.name).is_file() for deb in debs.values())
-    assert fetch_asterisk(["en", "spa"], cache) == manifest  # cached: apt-get is not called again
+    assert fetch_asterisk(["en", "spa"], cache).manifest == manifest  # cached: apt-get is not called again
     assert len((tmp_path / "apt-get.log").read_text().splitlines()) == 1
     with pytest.raises(ValueError, match=r"no Asterisk core sounds in language 'de'"):
         fetch_asterisk(["de"], cache)

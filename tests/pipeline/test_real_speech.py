@@ -84,7 +84,7 @@ def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_ba
         speechalign("checkpoints", "fetch", base[role])
     expected_sha = {role: resolve_source(base[role]).sha256 for role in ("encoder", "llm")}
 
-    corpus = another_corpus(fetch_asterisk(LANGUAGES, cache_root()), tmp_path / "corpus")
+    corpus = another_corpus(fetch_asterisk(LANGUAGES, cache_root()).manifest, tmp_path / "corpus")
     workspace = sync_workspace(tmp_path / "workspace")
     params = workspace / "params.yaml"
     apply_recipe(params, "blsp")

@@ -228,24 +228,13 @@ def fetch_asterisk(
     dev_share: float = DEV_SHARE,
     test_share: float = TEST_SHARE,
     seed: int = SEED,
-) -> Path:
+) -> AsteriskSummary:
     """The manifest of the Asterisk prompts in ``languages`` (``en``/``eng``, ...), built in ``cache_dir``.
 
     Packages are downloaded into ``cache_dir/debian/`` and unpacked beside them, each only once; the
     manifest is ``cache_dir/corpora/asterisk/LANGS/manifest.jsonl`` (``LANGS`` like ``eng-spa``), its
-    audio paths relative to it. Use :func:`fetch_asterisk_summary` for the figures as well.
+    audio paths relative to it. Returns the manifest's summary, its path included.
     """
-    return fetch_asterisk_summary(languages, cache_dir, dev_share, test_share, seed).manifest
-
-
-def fetch_asterisk_summary(
-    languages: list[str],
-    cache_dir: Path,
-    dev_share: float = DEV_SHARE,
-    test_share: float = TEST_SHARE,
-    seed: int = SEED,
-) -> AsteriskSummary:
-    """:func:`fetch_asterisk`, returning the manifest's :class:`AsteriskSummary` (its path included)."""
     if not languages:
         raise ValueError("no language given; Asterisk core sounds exist in en, es, fr, it, ru")
     codes = dict(sorted(language_codes(language) for language in languages))  # ISO 639-3 → Debian code
