@@ -26,6 +26,7 @@ from components.data.fetch.asterisk import (
     build_asterisk_manifest,
     fetch_asterisk,
     is_stage_direction,
+    key_splits,
     parse_core_sounds,
 )
 from components.data.fetch.debian import NO_LISTS, download_debian_packages, extract_deb
@@ -410,3 +411,16 @@ def test_fetch_asterisk_downloads_unpacks_once_and_builds_the_manifest_in_the_ca
     assert len((tmp_path / "apt-get.log").read_text().splitlines()) == 1
     with pytest.raises(ValueError, match=r"no Asterisk core sounds in language 'de'"):
         fetch_asterisk(["de"], cache)
+
+
+def test_keys_that_say_the_same_text_in_any_language_share_one_split_for_every_seed() -> None:
+    speech = {
+        "eng": {"pbx-invalid": "That is not valid.", "invalid": "that is  NOT valid.", "hello": "Hello."},
+        "spa": {"invalid": "No es valido.", "other-invalid": "No es valido.", "hello": "Hola."},
+    }
+    for seed in range(40):
+        splits = key_splits(speech, seed, dev_share=0.3, test_share=0.3)
+        assert set(splits) == {"pbx-invalid", "invalid", "other-invalid", "hello"}
+        # joined through English (case and spacing aside) and then Spanish
+        assert splits["pbx-invalid"] == splits["invalid"] == splits["other-invalid"]
+    assert len({key_splits(speech, seed, 0.3, 0.3)["hello"] for seed in range(40)}) == 3  # still drawn

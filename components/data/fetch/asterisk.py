@@ -119,6 +119,34 @@ def split_of_key(key: str, seed: int, dev_share: float, test_share: float) -> st
     return "test" if draw < test_share else "dev" if draw < test_share + dev_share else "train"
 
 
+def key_splits(
+    speech: dict[str, dict[str, str]], seed: int, dev_share: float, test_share: float
+) -> dict[str, str]:
+    """Prompt key → split, drawn per group of keys that say the same text in some language.
+
+    Different keys often hold one text (``pbx-invalid`` and ``invalid`` both "I'm sorry, that's not a
+    valid extension"): drawn per key, such a text would be in training and test at once. Keys are
+    joined when any language speaks them alike (case and spacing aside), and each group takes the
+    split its first key draws, so no prompt and no transcript is in two splits.
+    """
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]  # path halving
+            key = parent[key]
+        return key
+
+    for texts in speech.values():
+        first_with: dict[str, str] = {}
+        for key in sorted(texts):
+            canonical = " ".join(texts[key].casefold().split())
+            other = first_with.setdefault(canonical, key)
+            a, b = sorted((root(key), root(other)))
+            parent[b] = a
+    return {key: split_of_key(root(key), seed, dev_share, test_share) for key in sorted(parent)}
+
+
 def safe_ids(keys: set[str]) -> dict[str, str]:
     """Key → id part made of letters, digits, ``.``, ``_``, ``-`` (``digits/5`` → ``digits-5``).
 
@@ -188,11 +216,14 @@ def build_asterisk_manifest(
         summary.audio_without_text[iso] = len(recorded.keys() - prompts.keys())
         voices[iso] = voice.name
     ids = safe_ids({key for keys in audio.values() for key in keys})
+    split_of = key_splits(
+        {iso: {k: speech[iso][k] for k in keys} for iso, keys in audio.items()}, seed, dev_share, test_share
+    )
     rows = []
     for iso, recordings in audio.items():
         splits: Counter[str] = Counter()
         for key in sorted(recordings):
-            split = split_of_key(key, seed, dev_share, test_share)
+            split = split_of[key]
             splits[split] += 1
             row = {
                 "id": f"{iso}_{ids[key]}",
