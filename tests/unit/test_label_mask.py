@@ -251,3 +251,36 @@ def test_an_llm_with_a_chat_template_gets_its_own_layout_one_bos_and_the_same_la
     expected_prefix = table[torch.tensor(ids.prefix)]
     torch.testing.assert_close(batch.inputs_embeds[0, : len(ids.prefix)], expected_prefix)
     torch.testing.assert_close(batch.inputs_embeds[0, len(ids.prefix) : len(ids.prefix) + 3], slot[0])
+
+
+CHAT_WITH_SYSTEM = (
+    "{% if messages[0]['role'] != 'system' %}<|system|>You are DefaultBot.<|end|>{% endif %}"
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_the_recipes_system_turn_replaces_the_templates_default_and_records_name_it(
+    tiny_base_dirs, tmp_path
+) -> None:
+    from components.modeling.prompts import split_prompt
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, system_prompt="Answer only.")
+    tok = model.tokenizer
+    tok.chat_template = CHAT_WITH_SYSTEM
+    assert split_prompt(tok, "Say it")[0] == "<|system|>You are DefaultBot.<|end|><|user|>Say it "
+    prefix, suffix = split_prompt(tok, "Say it", system_prompt="Answer only.")
+    assert (prefix, suffix) == ("<|system|>Answer only.<|end|><|user|>Say it ", "<|end|><|assistant|>")
+    assert (
+        model.splice(
+            ["Say it"], make_slots(model.llm.get_input_embeddings().embedding_dim, [2])
+        ).inputs_embeds.shape[1]
+        == len(tok(prefix + suffix, add_special_tokens=False)["input_ids"]) + 2
+    )
+    record = model.prompt_record()
+    assert record["layout"] == "chat_template" and record["system_prompt"] == "Answer only."
+
+    model.save_pretrained(tmp_path / "adapter")
+    rebuilt = SpeechLLM.from_pretrained(tmp_path / "adapter")
+    assert rebuilt.system_prompt == "Answer only." and rebuilt.untrained().system_prompt == "Answer only."
