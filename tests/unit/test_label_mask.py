@@ -272,12 +272,9 @@ def test_the_recipes_system_turn_replaces_the_templates_default_and_records_name
     assert split_prompt(tok, "Say it")[0] == "<|system|>You are DefaultBot.<|end|><|user|>Say it "
     prefix, suffix = split_prompt(tok, "Say it", system_prompt="Answer only.")
     assert (prefix, suffix) == ("<|system|>Answer only.<|end|><|user|>Say it ", "<|end|><|assistant|>")
-    assert (
-        model.splice(
-            ["Say it"], make_slots(model.llm.get_input_embeddings().embedding_dim, [2])
-        ).inputs_embeds.shape[1]
-        == len(tok(prefix + suffix, add_special_tokens=False)["input_ids"]) + 2
-    )
+    hidden = model.llm.get_input_embeddings().embedding_dim
+    spliced = model.splice(["Say it"], make_slots(hidden, [2])).inputs_embeds
+    assert spliced.shape[1] == len(tok(prefix + suffix, add_special_tokens=False)["input_ids"]) + 2
     record = model.prompt_record()
     assert record["layout"] == "chat_template" and record["system_prompt"] == "Answer only."
 
