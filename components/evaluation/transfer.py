@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.evaluation.metrics import paired_bootstrap, utterance_cer
-from components.evaluation.zero_shot import CONDITIONS, Query
+from components.evaluation.zero_shot import CASCADE, CONDITIONS, Query
 
 # task → (headline metric, lower is better)
 HEADLINE = {
@@ -52,7 +52,8 @@ def transfer_summary(
     for task, (metric, _) in HEADLINE.items():
         if task not in report:
             continue
-        figures = {condition: report[task][condition]["all"][metric] for condition in CONDITIONS}
+        shown = (*CONDITIONS, CASCADE) if CASCADE in report[task] else CONDITIONS
+        figures = {condition: report[task][condition]["all"][metric] for condition in shown}
         tasks[task] = {
             "metric": metric,
             **figures,
@@ -66,19 +67,20 @@ def transfer_summary(
 
 def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
     """The report as a markdown table, for the terminal, the README and MLflow."""
+    cascade = any(CASCADE in row for row in summary["tasks"].values())
     lines = [
         "| task | metric | speech (trained adapter) | control: shuffled audio | control: untrained adapter "
-        "| text input (ceiling) |",
-        "|---|---|---|---|---|---|",
+        "| text input (ceiling) |" + (" cascade: encoder's own ASR → LLM |" if cascade else ""),
+        "|---|---|---|---|---|---|" + ("---|" if cascade else ""),
     ]
     for task, row in summary["tasks"].items():
         metrics = [row["metric"], *([SECONDARY[task]] if task in SECONDARY else [])]
+        shown = (*CONDITIONS, CASCADE) if cascade else CONDITIONS
         for metric in metrics:
-            cells = [_cell(report[task][condition]["all"][metric], metric) for condition in CONDITIONS]
-            speech, shuffled, untrained, text = cells
-            if metric == row["metric"]:
-                speech = f"**{speech}**" if row["beats_shuffled"] and row["beats_untrained"] else speech
-            lines.append(f"| {TASK_NAMES[task]} | {metric} | {speech} | {shuffled} | {untrained} | {text} |")
+            cells = [_cell(report[task][condition]["all"][metric], metric) for condition in shown]
+            if metric == row["metric"] and row["beats_shuffled"] and row["beats_untrained"]:
+                cells[0] = f"**{cells[0]}**"
+            lines.append(f"| {TASK_NAMES[task]} | {metric} | " + " | ".join(cells) + " |")
     gaps = summary.get("asr_paired_cer_gap")
     if gaps:
         lines.append("")

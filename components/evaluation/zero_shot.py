@@ -3,7 +3,8 @@
 Each query is answered under four conditions: ``speech`` (the trained adapter on the query's own
 audio), ``text`` (the frozen LLM given the transcript: the ceiling a perfect adapter would reach),
 ``untrained`` (the adapter as initialised before training) and ``shuffled`` (the trained adapter fed
-the audio of a different sentence). Speech beating both controls is what transfer means.
+the audio of a different sentence). Speech beating both controls is what transfer means. Where the
+encoder has its own ASR decoder, a fifth, ``cascade``, answers from that decoder's transcript.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from components.evaluation.metrics import TASK_SCORERS
 from components.modeling.speech_llm import SpeechLLM, collate_features
 
 CONDITIONS = ("speech", "shuffled", "untrained", "text")
+CASCADE = "cascade"  # answered from the encoder's own ASR transcript, where it has a decoder
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,19 @@ def answer(
     partners: dict[str, str],
     params: EvaluateParams,
     progress: bool = True,
+    transcripts: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Generate each query's answer under every condition, in fixed-order batches.
 
     ``models`` holds ``trained`` and ``untrained``: the same frozen encoder and LLM, two adapters.
+    ``transcripts`` (utterance id → ASR output) adds the ``cascade`` condition: the LLM as for ``text``,
+    given the transcript an ASR system heard instead of the reference.
     """
     from tqdm import tqdm
 
     trained, untrained = models["trained"], models["untrained"]
-    outputs: dict[str, list[str]] = {name: [] for name in CONDITIONS}
+    conditions = (*CONDITIONS, CASCADE) if transcripts is not None else CONDITIONS
+    outputs: dict[str, list[str]] = {name: [] for name in conditions}
     batches = [queries[i : i + params.batch_size] for i in range(0, len(queries), params.batch_size)]
     for batch in tqdm(batches, desc="zero-shot evaluation", disable=not progress):
         instructions = [q.instruction for q in batch]
@@ -104,6 +110,8 @@ def answer(
             "untrained": untrained.speech_slots(*own),
             "text": trained.text_slots([q.utterance.text for q in batch]),
         }
+        if transcripts is not None:
+            slots[CASCADE] = trained.text_slots([transcripts[q.utterance.id] for q in batch])
         for condition, condition_slots in slots.items():
             # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
             model = untrained if condition == "untrained" else trained

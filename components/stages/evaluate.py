@@ -8,6 +8,7 @@ from components.atomic import write_json, write_text
 from components.config import Params
 from components.data.features import utterance_features
 from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
+from components.evaluation.cascade import cascade_transcripts, has_speech_decoder
 from components.evaluation.transfer import format_markdown, transfer_summary
 from components.evaluation.zero_shot import (
     answer,
@@ -42,7 +43,13 @@ def main(params: Params) -> None:
         )
     )
     partners = shuffled_partners(utterances, params.evaluate.shuffle_seed)
-    outputs = answer(models, queries, features, partners, params.evaluate)
+    encoder = trained.sources["encoder"]
+    transcripts = (
+        cascade_transcripts(encoder, utterances, DATA_ROOT, params.evaluate.batch_size)
+        if has_speech_decoder(encoder)
+        else None
+    )
+    outputs = answer(models, queries, features, partners, params.evaluate, transcripts=transcripts)
     report = score(queries, outputs)
     transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
     markdown = format_markdown(transfer, report)

@@ -72,3 +72,48 @@ def test_the_summary_says_whether_speech_beats_each_control() -> None:
     assert summary["asr_paired_cer_gap"]["shuffled"]["mean"] > 0
     markdown = format_markdown(summary, report)
     assert "| ASR | cer | **0.000** |" in markdown and "control: shuffled audio" in markdown
+
+
+def test_the_cascade_is_the_text_condition_given_the_asr_transcript(tiny_model, tiny_base_dirs) -> None:
+    import numpy as np
+
+    from components.config import EvaluateParams
+    from components.evaluation.cascade import has_speech_decoder, whisper_language
+    from components.evaluation.zero_shot import CASCADE, answer
+
+    utterances = [utterance(i, text) for i, text in enumerate(["hello world", "the cat sat on the mat"])]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    rng = np.random.default_rng(0)
+    features = {u.id: rng.standard_normal((80, 40)).astype(np.float32) for u in utterances}
+    models = {"trained": tiny_model, "untrained": tiny_model.untrained()}
+    params = EvaluateParams(max_new_tokens=4, batch_size=2)
+    partners = shuffled_partners(utterances, seed=0)
+    plain = answer(models, queries, features, partners, params, progress=False)
+    assert CASCADE not in plain  # no decoder, no column
+    heard_right = {u.id: u.text for u in utterances}
+    perfect = answer(models, queries, features, partners, params, progress=False, transcripts=heard_right)
+    assert perfect[CASCADE] == perfect["text"] and perfect["speech"] == plain["speech"]
+    misheard = {u.id: "numbers like one two three" for u in utterances}
+    wrong = answer(models, queries, features, partners, params, progress=False, transcripts=misheard)
+    expected = tiny_model.generate(["Repeat."] * 2, tiny_model.text_slots(list(misheard.values())), 4)
+    assert wrong[CASCADE] == expected
+
+    assert not has_speech_decoder(tiny_base_dirs[0])  # the demo encoder is a WhisperModel, no ASR head
+    assert (whisper_language("eng"), whisper_language("spa"), whisper_language("rus")) == ("en", "es", "ru")
+
+
+def test_the_report_has_a_cascade_column_only_where_there_is_a_cascade() -> None:
+    from components.evaluation.zero_shot import CASCADE
+
+    utterances = [utterance(i, text) for i, text in enumerate(["the red cat", "the dog sees"])]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    outputs = {c: ["the red cat", "the dog sees"] for c in CONDITIONS}
+    with_cascade = {**outputs, CASCADE: ["the red hat", "the dog sees"]}
+    for given, column in ((outputs, False), (with_cascade, True)):
+        report = score(queries, given)
+        summary = transfer_summary(report, queries, given, seed=0)
+        markdown = format_markdown(summary, report)
+        assert ("cascade: encoder's own ASR → LLM" in markdown) is column
+        assert (CASCADE in summary["tasks"]["asr"]) is column
+    row = next(line for line in markdown.splitlines() if line.startswith("| ASR | cer"))
+    assert row.endswith(f"| {score(queries, with_cascade)['asr'][CASCADE]['all']['cer']:.3f} |")

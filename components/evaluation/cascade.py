@@ -1,0 +1,72 @@
+"""The cascade the papers compare against: the speech encoder's own ASR decoder transcribes each clip,
+and the frozen LLM answers from that transcript, under the same instructions as every other condition.
+
+Only an encoder that comes with its decoder has a cascade: a Whisper checkpoint
+(``WhisperForConditionalGeneration``, e.g. one converted from faster-whisper). The tiny demo encoder and
+the wav2vec2 family have none, and their reports leave the column out rather than fake it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from components.data.manifest import Utterance
+
+
+def has_speech_decoder(encoder_source: str) -> bool:
+    """Whether the checkpoint at ``encoder_source`` is a whole Whisper, decoder included."""
+    from transformers import AutoConfig
+
+    architectures = AutoConfig.from_pretrained(encoder_source).architectures or []
+    return "WhisperForConditionalGeneration" in architectures
+
+
+def whisper_language(code: str) -> str:
+    """Whisper's language token name for an ISO 639-3 code (``eng`` → ``en``, ``spa`` → ``es``)."""
+    import langcodes
+
+    return langcodes.Language.get(code).language
+
+
+def cascade_transcripts(
+    encoder_source: str, utterances: Sequence[Utterance], data_root: Path, batch_size: int = 16
+) -> dict[str, str]:
+    """Utterance id → the decoder's greedy transcript, its language forced to the row's own.
+
+    Clips are batched per language in manifest order; each is at most one window (validation sets
+    longer ones aside), which Whisper's feature extractor pads to, as its decoder expects.
+    """
+    import torch
+    from tqdm import tqdm
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from components.data.audio import load_audio
+
+    processor = WhisperProcessor.from_pretrained(encoder_source)
+    model = WhisperForConditionalGeneration.from_pretrained(encoder_source, dtype=torch.float32).eval()
+    rate = processor.feature_extractor.sampling_rate
+    by_language: dict[str, list[Utterance]] = defaultdict(list)
+    for utt in utterances:
+        by_language[utt.language].append(utt)
+    batches = [
+        (language, rows[i : i + batch_size])
+        for language, rows in sorted(by_language.items())
+        for i in range(0, len(rows), batch_size)
+    ]
+    transcripts: dict[str, str] = {}
+    for language, batch in tqdm(batches, desc="cascade: transcribing"):
+        audio = [load_audio(Path(data_root) / utt.audio, rate) for utt in batch]
+        features = processor.feature_extractor(audio, sampling_rate=rate, return_tensors="pt")
+        with torch.inference_mode():
+            ids = model.generate(
+                features.input_features,
+                language=whisper_language(language),
+                task="transcribe",
+                num_beams=1,
+                do_sample=False,
+            )
+        for utt, text in zip(batch, processor.batch_decode(ids, skip_special_tokens=True), strict=True):
+            transcripts[utt.id] = text.strip()
+    return transcripts
