@@ -8,7 +8,8 @@ from components.config import AudioPolicy, ValidateParams
 
 
 def policy(**audio) -> ValidateParams:
-    return ValidateParams(audio=AudioPolicy(**audio), max_quarantine_share=0.2)
+    # the duration limit the validate stage fills in from the demo's encoder
+    return ValidateParams(audio=AudioPolicy(**audio), max_quarantine_share=0.2, max_duration_s=10.0)
 
 
 @pytest.fixture
