@@ -11,6 +11,7 @@ about figures: tens of steps teach an adapter nothing measurable.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,9 @@ STEPS = 4
 
 
 def speechalign(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True)
+    """The CLI as a user's shell runs it: no tracking server or Prefect home that other tests set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))}
+    done = subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=env)
     assert done.returncode == 0, f"speechalign {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
