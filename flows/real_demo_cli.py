@@ -78,20 +78,21 @@ def real_demo(
     if recipe not in RECIPES:
         fail(f"--recipe {recipe!r} is not a recipe; choose from {', '.join(RECIPES)}")
     codes = [code.strip() for code in languages.split(",") if code.strip()]
+    languages_iso = sorted(iso_codes(codes))  # a bad code stops here, before anything is fetched
     start = time.perf_counter()
     base = yaml.safe_load(REAL_PRESET.read_text(encoding="utf-8"))["prepare"]["base_models"]
     for role in ("encoder", "llm"):
         if base[role] in CATALOG:
             run_cli("checkpoints", "fetch", base[role])
     root = sync_workspace(workspace)
-    manifest = fetch_corpus(codes)
+    # the same command a user runs: fetch, build the manifest, import it as jsonl (before params change)
+    run_cli("data", "fetch", "asterisk", "--languages", ",".join(codes), "--workspace", str(root))
     params_path = root / "params.yaml"
     try:
         apply_recipe(params_path, recipe)
-        update_params(params_path, real_settings(params_path, sorted(iso_codes(codes)), steps))
+        update_params(params_path, real_settings(params_path, languages_iso, steps))
     except ParamsError as exc:
         fail(str(exc))
-    run_cli("data", "import", "jsonl", str(manifest), "--workspace", str(root))
     commit_changes(root, f"real demo: {recipe} on {', '.join(codes)}")
     typer.echo(f"real demo: workspace {root}, set up in {time.perf_counter() - start:.0f} s")
     run_cli("retrain", "--workspace", str(root))
@@ -108,15 +109,3 @@ def iso_codes(codes: list[str]) -> set[str]:
         return {iso639_3(code) for code in codes}
     except ValueError as exc:
         fail(f"--languages: {exc}")
-
-
-def fetch_corpus(codes: list[str]) -> Path:
-    """The Asterisk manifest for ``codes``, fetched and built in the cache (offline once there)."""
-    from components.cache import cache_root
-    from components.data.fetch.asterisk import fetch_asterisk
-    from components.data.fetch.errors import FetchError
-
-    try:
-        return fetch_asterisk(codes, cache_root()).manifest
-    except (FetchError, ValueError) as exc:
-        fail(str(exc))
