@@ -60,8 +60,10 @@ def source_path(source: str, cache: Path | None = None) -> Path:
 def source_format(source: str, cache: Path | None = None) -> SourceFormat:
     """``gguf`` for a GGUF file, ``ctranslate2`` for a CTranslate2 Whisper folder, else ``hf``."""
     path = source_path(source, cache)
-    if not path.exists():  # an HF hub id
-        return "hf"
+    if not path.exists():
+        if path.is_absolute() or source.startswith((".", "~")) or path.suffix == ".gguf":
+            raise CheckpointError(f"{source}: no such file or folder")
+        return "hf"  # an HF hub id
     from components.checkpoints.ctranslate2_whisper import is_ctranslate2_whisper
     from components.checkpoints.gguf_llm import is_gguf
 

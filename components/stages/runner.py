@@ -7,9 +7,10 @@ import sys
 from collections.abc import Callable
 
 from components.config import Params, ParamsError, load_params
+from components.data.fetch.errors import FetchError
 
-# Errors a user can fix; anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ParamsError, FileNotFoundError, ValueError)
+# Errors a user can fix (a registry out of reach among them); anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ParamsError, FileNotFoundError, ValueError, FetchError)
 
 
 def quiet_libraries() -> None:

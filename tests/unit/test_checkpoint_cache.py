@@ -81,6 +81,9 @@ def test_hub_ids_and_hf_folders_are_loaded_as_they_are(tmp_path, cache, counted,
         "openai/whisper-tiny", "hf", None, "openai/whisper-tiny"
     )
     assert convert.resolve_source(tiny_base_dirs[1]).format == "hf" and counted == []
+    for missing in (tmp_path / "gone", "./models/gone", "llm.gguf"):  # paths, not hub ids
+        with pytest.raises(CheckpointError, match="gone: no such file or folder|llm.gguf: no such file"):
+            convert.resolve_source(str(missing))
     stray = tmp_path / "weights.bin"
     stray.write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match=r"weights\.bin: a file, but not GGUF"):
