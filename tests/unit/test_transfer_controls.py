@@ -74,7 +74,9 @@ def test_the_summary_says_whether_speech_beats_each_control() -> None:
     assert "| ASR | cer | **0.000** |" in markdown and "control: shuffled audio" in markdown
 
 
-def test_the_cascade_is_the_text_condition_given_the_asr_transcript(tiny_model, tiny_base_dirs) -> None:
+def test_the_cascade_is_the_text_condition_given_the_asr_transcript(
+    tiny_model, tiny_base_dirs, monkeypatch
+) -> None:
     import numpy as np
 
     from components.config import EvaluateParams
@@ -94,8 +96,16 @@ def test_the_cascade_is_the_text_condition_given_the_asr_transcript(tiny_model, 
     perfect = answer(models, queries, features, partners, params, progress=False, transcripts=heard_right)
     assert perfect[CASCADE] == perfect["text"] and perfect["speech"] == plain["speech"]
     misheard = {u.id: "numbers like one two three" for u in utterances}
+    read: list[list[str]] = []  # what the LLM is given in the slot, call by call
+    real_text_slots = type(tiny_model).text_slots
+    monkeypatch.setattr(
+        type(tiny_model),
+        "text_slots",
+        lambda self, texts: read.append(list(texts)) or real_text_slots(self, texts),
+    )
     wrong = answer(models, queries, features, partners, params, progress=False, transcripts=misheard)
-    expected = tiny_model.generate(["Repeat."] * 2, tiny_model.text_slots(list(misheard.values())), 4)
+    assert read == [[u.text for u in utterances], list(misheard.values())]  # text, then the cascade's
+    expected = tiny_model.generate(["Repeat."] * 2, real_text_slots(tiny_model, list(misheard.values())), 4)
     assert wrong[CASCADE] == expected
 
     assert not has_speech_decoder(tiny_base_dirs[0])  # the demo encoder is a WhisperModel, no ASR head
