@@ -16,3 +16,4 @@ METRICS_DIR = Path("metrics")
 VALIDATION_DIR = Path("reports/validation")  # the validate stage's report: results.json, data docs, probe
 VALIDATED_DIR = Path("data/validated")  # the manifests minus quarantined rows: what later stages read
 PROBE_CACHE_DIR = Path(STATE_DIR) / "probe-cache"  # audio probe results by content hash; safe to delete
+ENCODED_DIR = Path("data/encoded")  # the encode stage's frozen-encoder states per clip, by content key

@@ -27,7 +27,9 @@ def noise_examples(
     return [
         Example(
             uid,
-            extract_features(model.feature_extractor, rng.standard_normal(n).astype("float32") * 0.1),
+            model.clip_states(
+                extract_features(model.feature_extractor, rng.standard_normal(n).astype("float32") * 0.1)
+            ),
             "say it",
             text,
             "asr",

@@ -20,7 +20,7 @@ import numpy as np
 from components.config import EvaluateParams
 from components.data.manifest import Utterance, task_labels
 from components.evaluation.metrics import TASK_SCORERS
-from components.modeling.speech_llm import SpeechLLM, collate_features
+from components.modeling.speech_llm import SpeechLLM
 
 CONDITIONS = ("speech", "shuffled", "untrained", "text")
 CASCADE = "cascade"  # answered from the encoder's own ASR transcript, where it has a decoder
@@ -82,41 +82,57 @@ def shuffled_partners(utterances: Sequence[Utterance], seed: int) -> dict[str, s
 def answer(
     models: dict[str, SpeechLLM],
     queries: Sequence[Query],
-    features: dict[str, np.ndarray],
+    states: dict[str, np.ndarray],
     partners: dict[str, str],
     params: EvaluateParams,
     progress: bool = True,
     transcripts: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
-    """Generate each query's answer under every condition, in fixed-order batches.
+    """Generate each query's answer under every condition; outputs in query order.
 
     ``models`` holds ``trained`` and ``untrained``: the same frozen encoder and LLM, two adapters.
-    ``transcripts`` (utterance id → ASR output) adds the ``cascade`` condition: the LLM as for ``text``,
-    given the transcript an ASR system heard instead of the reference.
+    ``states`` maps an utterance id to its encoder states. ``transcripts`` (utterance id → ASR output)
+    adds the ``cascade`` condition: the LLM as for ``text``, given the transcript an ASR system heard
+    instead of the reference.
+
+    Each condition is batched by the length of what fills its slot (encoder frames, or characters of
+    text), shortest first, ties in query order: a batch is padded to its longest row, and one long
+    clip among short ones would make every row of its batch pay for the long prefill.
     """
     from tqdm import tqdm
 
     trained, untrained = models["trained"], models["untrained"]
-    conditions = (*CONDITIONS, CASCADE) if transcripts is not None else CONDITIONS
-    outputs: dict[str, list[str]] = {name: [] for name in conditions}
-    batches = [queries[i : i + params.batch_size] for i in range(0, len(queries), params.batch_size)]
-    for batch in tqdm(batches, desc="zero-shot evaluation", disable=not progress):
-        instructions = [q.instruction for q in batch]
-        own = collate_features([features[q.utterance.id] for q in batch])
-        other = collate_features([features[partners.get(q.utterance.id, q.utterance.id)] for q in batch])
-        slots = {
-            "speech": trained.speech_slots(*own),
-            "shuffled": trained.speech_slots(*other),
-            "untrained": untrained.speech_slots(*own),
-            "text": trained.text_slots([q.utterance.text for q in batch]),
-        }
-        if transcripts is not None:
-            slots[CASCADE] = trained.text_slots([transcripts[q.utterance.id] for q in batch])
-        for condition, condition_slots in slots.items():
-            # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
-            model = untrained if condition == "untrained" else trained
-            outputs[condition].extend(model.generate(instructions, condition_slots, params.max_new_tokens))
+    heard = {q.utterance.id: q.utterance.text for q in queries}
+    sources: dict[str, tuple[SpeechLLM, list[Any]]] = {
+        "speech": (trained, [states[q.utterance.id] for q in queries]),
+        "shuffled": (trained, [states[partners.get(q.utterance.id, q.utterance.id)] for q in queries]),
+        "untrained": (untrained, [states[q.utterance.id] for q in queries]),
+        "text": (trained, [heard[q.utterance.id] for q in queries]),
+    }
+    if transcripts is not None:
+        sources[CASCADE] = (trained, [transcripts[q.utterance.id] for q in queries])
+    outputs: dict[str, list[str]] = {}
+    instructions = [q.instruction for q in queries]
+    for condition, (model, inputs) in tqdm(
+        sources.items(), desc="zero-shot evaluation", disable=not progress
+    ):
+        # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
+        order = sorted(range(len(queries)), key=lambda i: (slot_length(inputs[i]), i))
+        answers: list[str] = [""] * len(queries)
+        for start in range(0, len(order), params.batch_size):
+            batch = order[start : start + params.batch_size]
+            rows = [inputs[i] for i in batch]
+            slots = model.text_slots(rows) if isinstance(rows[0], str) else model.state_slots(rows)
+            generated = model.generate([instructions[i] for i in batch], slots, params.max_new_tokens)
+            for index, text in zip(batch, generated, strict=True):
+                answers[index] = text
+        outputs[condition] = answers
     return outputs
+
+
+def slot_length(slot_input: np.ndarray | str) -> int:
+    """How long a slot's input is: encoder frames of states (…, T', D), or characters of a text."""
+    return len(slot_input) if isinstance(slot_input, str) else int(slot_input.shape[-2])
 
 
 def score(queries: Sequence[Query], outputs: dict[str, list[str]]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from torch import nn
 from components.modeling.adapter_output import AdapterOutput
 from components.modeling.adapter_registry import DERIVED_FIELDS, adapter_from_config, build_adapter
 from components.modeling.encoder import SpeechEncoder, encoder_features, length_mask, speech_encoder
+from components.modeling.encoder_states import clip_states, collate_states
 from components.modeling.layer_mix import LayerWeightedSum
 from components.modeling.prompted_llm import PromptedLLM
 from components.modeling.prompts import BLSP_TEMPLATE
@@ -60,10 +61,17 @@ class SpeechPath(nn.Module):
     def output_lengths(self, input_lengths: torch.Tensor) -> torch.Tensor | None:
         """Speech vectors per clip from its input frames, by the formulas alone (no forward pass);
         None for an adapter whose count is not set by the input (CIF fires per content)."""
+        return self.adapter_lengths(self.encoder.output_lengths(input_lengths))
+
+    def adapter_lengths(self, encoder_frames: torch.Tensor) -> torch.Tensor | None:
+        """Speech vectors per clip from its encoder frames (T'); None where the adapter decides (CIF)."""
         adapter_lengths = getattr(self.adapter, "output_lengths", None)
-        if adapter_lengths is None:
-            return None
-        return adapter_lengths(self.encoder.output_lengths(input_lengths))
+        return None if adapter_lengths is None else adapter_lengths(encoder_frames)
+
+    @property
+    def every_layer(self) -> bool:
+        """Whether the adapter reads every encoder layer (through the layer mix) or only the last."""
+        return self.layer_mix is not None
 
     def encode(
         self, features: torch.Tensor, feature_mask: torch.Tensor, target_lengths: torch.Tensor | None = None
@@ -72,8 +80,15 @@ class SpeechPath(nn.Module):
         if self.layer_mix is None:
             hidden, mask = self.encoder(features, feature_mask)  # (B, T', D_enc)
         else:
-            layers, mask = self.encoder.forward_layers(features, feature_mask)
-            hidden = self.layer_mix(layers)
+            hidden, mask = self.encoder.forward_layers(features, feature_mask)  # (L, B, T', D_enc)
+        return self.adapt(hidden, mask, target_lengths)
+
+    def adapt(
+        self, states: torch.Tensor, mask: torch.Tensor, target_lengths: torch.Tensor | None = None
+    ) -> AdapterOutput:
+        """The trainable part alone, on encoder states already computed: (B, T', D_enc), or
+        (L, B, T', D_enc) when the layer mix reads every layer, with the (B, T') mask."""
+        hidden = states if self.layer_mix is None else self.layer_mix(states)
         return self.adapter(hidden, mask, target_lengths)
 
     def forward(
@@ -350,6 +365,14 @@ class SpeechLLM(PromptedLLM):
     def speech_slots(self, features: torch.Tensor, feature_mask: torch.Tensor) -> list[torch.Tensor]:
         """Speech embeddings per clip, trimmed to its true length: a list of (S_i, H)."""
         return trim(self.speech.encode(features, feature_mask))
+
+    def clip_states(self, features: np.ndarray) -> np.ndarray:
+        """One clip's frozen-encoder states (T', D) or, for a layer mix, (L, T', D)."""
+        return clip_states(self.speech.encoder, features, self.speech.every_layer)
+
+    def state_slots(self, states: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """Speech embeddings per clip from encoder states computed before: a list of (S_i, H)."""
+        return trim(self.speech.adapt(*collate_states(states)))
 
 
 def trim(out: AdapterOutput) -> list[torch.Tensor]:

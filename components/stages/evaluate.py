@@ -6,8 +6,8 @@ from pathlib import Path
 
 from components.atomic import write_json, write_text
 from components.config import Params
-from components.data.features import utterance_features
 from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
+from components.data.state_store import load_states
 from components.evaluation.cascade import cascade_transcripts, has_speech_decoder
 from components.evaluation.transfer import format_markdown, transfer_summary
 from components.evaluation.zero_shot import (
@@ -18,10 +18,11 @@ from components.evaluation.zero_shot import (
     score,
     shuffled_partners,
 )
+from components.modeling.encoder_states import encoder_key
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.workspace import ADAPTER_DIR, TARGET_DIR, VALIDATED_DIR
+from components.workspace import ADAPTER_DIR, ENCODED_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/eval.json")
 PREDICTIONS = Path("reports/eval/predictions.jsonl")
@@ -35,13 +36,8 @@ def main(params: Params) -> None:
     check_zero_shot(queries, {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")})
     trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
     models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
-    features = dict(
-        zip(
-            (u.id for u in utterances),
-            utterance_features(trained.feature_extractor, utterances, DATA_ROOT),
-            strict=True,
-        )
-    )
+    key = encoder_key(trained.speech.encoder, trained.feature_extractor, trained.speech.every_layer)
+    states = load_states(ENCODED_DIR, [u.id for u in utterances], key)
     partners = shuffled_partners(utterances, params.evaluate.shuffle_seed)
     encoder = trained.sources["encoder"]
     transcripts = (
@@ -49,7 +45,7 @@ def main(params: Params) -> None:
         if has_speech_decoder(encoder)
         else None
     )
-    outputs = answer(models, queries, features, partners, params.evaluate, transcripts=transcripts)
+    outputs = answer(models, queries, states, partners, params.evaluate, transcripts=transcripts)
     report = score(queries, outputs)
     transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
     markdown = format_markdown(transfer, report)

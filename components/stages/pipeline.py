@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES = ("prepare", "validate", "targets", "train", "evaluate", "export")
+STAGES = ("prepare", "validate", "encode", "targets", "train", "evaluate", "export")
 RUNNING_STAGE = re.compile(r"Running stage '([^']+)'")
 
 

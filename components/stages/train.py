@@ -8,15 +8,16 @@ from pathlib import Path
 
 from components.atomic import atomic_directory, write_json, write_text
 from components.config import Params
-from components.data.features import utterance_features
-from components.data.manifest import DATA_ROOT, Utterance, read_manifest, read_rows
+from components.data.manifest import Utterance, read_manifest, read_rows
+from components.data.state_store import load_states
 from components.modeling.base_models import read_sources
+from components.modeling.encoder_states import encoder_key
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.plots import plot_loss
 from components.training.trainer import Example, train_recipe
-from components.workspace import ADAPTER_DIR, TARGET_DIR, VALIDATED_DIR
+from components.workspace import ADAPTER_DIR, ENCODED_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/train.json")
 LOSS_LOG = Path("metrics/train_loss.csv")
@@ -35,26 +36,19 @@ def corpus_languages(manifests: dict[str, list[Utterance]]) -> list[str]:
     return sorted(set().union(*by_split.values()))
 
 
-def load_examples(model: SpeechLLM, split: str, manifest: list[Utterance]) -> list[Example]:
-    """Pair each utterance's features with its target row; a target without audio is an error."""
+def load_examples(split: str, manifest: list[Utterance], encoder_sha256: str) -> list[Example]:
+    """Pair each utterance's encoder states with its target row; a target without audio is an error."""
     utterances = {u.id: u for u in manifest}
     targets = read_rows(TARGET_DIR / f"{split}.jsonl")
     missing = [row["id"] for row in targets if row["id"] not in utterances]
     if missing:
         raise ValueError(f"{TARGET_DIR / f'{split}.jsonl'}: targets for unknown utterance ids {missing[:10]}")
-    # a clip has several target rows (one per task or template): featurise it once, share the array
-    ids = list(dict.fromkeys(row["id"] for row in targets))
-    features = dict(
-        zip(
-            ids,
-            utterance_features(model.feature_extractor, [utterances[i] for i in ids], DATA_ROOT),
-            strict=True,
-        )
-    )
+    # a clip has several target rows (one per task or template): its states are loaded once, shared
+    states = load_states(ENCODED_DIR, list(dict.fromkeys(row["id"] for row in targets)), encoder_sha256)
     return [
         Example(
             row["id"],
-            features[row["id"]],
+            states[row["id"]],
             row["instruction"],
             row["target"],
             row["task"],
@@ -91,7 +85,8 @@ def main(params: Params) -> None:
         corpus_languages(manifests),
         system_prompt=sources.system_prompt,
     )
-    train, dev = (load_examples(model, split, manifests[split]) for split in ("train", "dev"))
+    key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
+    train, dev = (load_examples(split, manifests[split], key) for split in ("train", "dev"))
     result = train_recipe(model, train, dev, params.train)
     with atomic_directory(ADAPTER_DIR) as tmp:
         model.save_pretrained(tmp)

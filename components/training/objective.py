@@ -67,8 +67,8 @@ def objective_settings(
 
 def batch_objective(
     model: SpeechLLM,
-    features: torch.Tensor,
-    feature_mask: torch.Tensor,
+    states: torch.Tensor,
+    state_mask: torch.Tensor,
     instructions: Sequence[str],
     targets: Sequence[str],
     texts: Sequence[str],
@@ -81,7 +81,7 @@ def batch_objective(
     token_ids = [text_ids(model.tokenizer, text) for text in texts]
     counts = torch.tensor([len(ids) for ids in token_ids])
     # CIF fires one vector per transcript token when told how many; other adapters ignore the counts.
-    out = model.speech.encode(features, feature_mask, counts)
+    out = model.speech.adapt(states, state_mask, counts)
     table = model.llm.get_input_embeddings().weight
     terms: dict[str, torch.Tensor] = {}
     if "ce" in losses or "kl" in losses:

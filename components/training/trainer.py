@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from components.config import PhaseParams, TrainParams
+from components.modeling.encoder_states import collate_states
 from components.modeling.prompts import text_ids
-from components.modeling.speech_llm import SpeechLLM, collate_features
+from components.modeling.speech_llm import SpeechLLM
 from components.training.losses import ctc_frames_needed
 from components.training.objective import ObjectiveSettings, batch_objective, objective_settings
 from components.training.schedule import OptimiserSettings, optimise
@@ -26,10 +27,11 @@ ALL_TASKS = "*"
 
 @dataclass(frozen=True)
 class Example:
-    """One training example: the clip's features, its transcript, and one target row."""
+    """One training example: the clip's encoder states (T', D) or (L, T', D), its transcript, and one
+    target row."""
 
     id: str
-    features: np.ndarray
+    states: np.ndarray
     instruction: str
     target: str
     task: str
@@ -142,10 +144,10 @@ def batch_loss(
 ) -> dict[str, torch.Tensor]:
     """The batch's loss terms; ``settings`` resolved once per run (from ``params`` when not given)."""
     settings = settings or run_settings(model, params)
-    features, mask = collate_features([e.features for e in batch])
+    states, mask = collate_states([e.states for e in batch])
     return batch_objective(
         model,
-        features,
+        states,
         mask,
         [e.instruction for e in batch],
         [e.target for e in batch],
@@ -187,7 +189,7 @@ def ctc_unalignable(model: SpeechLLM, examples: Sequence[Example]) -> list[str]:
 
     CTC cannot align those at all; the loss zeroes them, so they would add nothing, silently.
     """
-    frames = model.speech.output_lengths(torch.tensor([e.features.shape[-1] for e in examples]))
+    frames = model.speech.adapter_lengths(torch.tensor([e.states.shape[-2] for e in examples]))
     if frames is None:
         return []
     return [

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.stages.pipeline import STAGES
+
 pytestmark = pytest.mark.slow
 
 
@@ -40,7 +42,7 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     from flows.retrain import retrain
 
     result = retrain(workspace=str(workspace))
-    assert result["stages_run"] == ["prepare", "validate", "targets", "train", "evaluate", "export"]
+    assert result["stages_run"] == list(STAGES)
     assert result["registration"]["created"] and result["registration"]["alias"] == "challenger"
 
     client = registry(workspace)
@@ -95,7 +97,7 @@ def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace
     shown = invoke("lineage", "1", "--workspace", str(workspace))
     assert shown.exit_code == 0, shown.output
     lineage = json.loads(shown.output)
-    assert set(lineage["stages"]) == {"prepare", "validate", "targets", "train", "evaluate", "export"}
+    assert set(lineage["stages"]) == set(STAGES)
     assert lineage["stages"]["train"]["outs"]["models/adapter"].endswith(".dir")
     assert lineage["prefect_flow_run_id"] and lineage["mlflow_run_id"]
 

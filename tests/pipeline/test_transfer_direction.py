@@ -51,7 +51,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace = tmp_path_factory.mktemp("transfer")
     (workspace / "params.yaml").write_text(yaml.safe_dump(reduced_params(), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1"}
-    for stage in ("prepare", "validate", "targets", "train", "evaluate"):
+    for stage in ("prepare", "validate", "encode", "targets", "train", "evaluate"):
         done = subprocess.run(
             [sys.executable, "-m", f"components.stages.{stage}"],
             cwd=workspace,

@@ -17,7 +17,7 @@ def _examples(model, count: int = 4, seed: int = 0):
         examples.append(
             Example(
                 id=f"utt{index}",
-                features=extract_features(model.feature_extractor, wave),
+                states=model.clip_states(extract_features(model.feature_extractor, wave)),
                 instruction="Repeat the speech.",
                 target=targets[index % len(targets)],
                 task="asr",

@@ -14,7 +14,7 @@ def _example(uid: str, task: str):
 
     from components.training.trainer import Example
 
-    return Example(uid, np.zeros((80, 10), dtype=np.float32), "say it", "target", task, "text")
+    return Example(uid, np.zeros((5, 32), dtype=np.float32), "say it", "target", task, "text")
 
 
 def test_task_sampler_follows_the_weights_and_is_seeded() -> None:

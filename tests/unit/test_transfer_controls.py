@@ -86,14 +86,16 @@ def test_the_cascade_is_the_text_condition_given_the_asr_transcript(
     utterances = [utterance(i, text) for i, text in enumerate(["hello world", "the cat sat on the mat"])]
     queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
     rng = np.random.default_rng(0)
-    features = {u.id: rng.standard_normal((80, 40)).astype(np.float32) for u in utterances}
+    states = {
+        u.id: tiny_model.clip_states(rng.standard_normal((80, 40)).astype(np.float32)) for u in utterances
+    }
     models = {"trained": tiny_model, "untrained": tiny_model.untrained()}
     params = EvaluateParams(max_new_tokens=4, batch_size=2)
     partners = shuffled_partners(utterances, seed=0)
-    plain = answer(models, queries, features, partners, params, progress=False)
+    plain = answer(models, queries, states, partners, params, progress=False)
     assert CASCADE not in plain  # no decoder, no column
     heard_right = {u.id: u.text for u in utterances}
-    perfect = answer(models, queries, features, partners, params, progress=False, transcripts=heard_right)
+    perfect = answer(models, queries, states, partners, params, progress=False, transcripts=heard_right)
     assert perfect[CASCADE] == perfect["text"] and perfect["speech"] == plain["speech"]
     misheard = {u.id: "numbers like one two three" for u in utterances}
     read: list[list[str]] = []  # what the LLM is given in the slot, call by call
@@ -103,7 +105,7 @@ def test_the_cascade_is_the_text_condition_given_the_asr_transcript(
         "text_slots",
         lambda self, texts: read.append(list(texts)) or real_text_slots(self, texts),
     )
-    wrong = answer(models, queries, features, partners, params, progress=False, transcripts=misheard)
+    wrong = answer(models, queries, states, partners, params, progress=False, transcripts=misheard)
     assert read == [[u.text for u in utterances], list(misheard.values())]  # text, then the cascade's
     expected = tiny_model.generate(["Repeat."] * 2, real_text_slots(tiny_model, list(misheard.values())), 4)
     assert wrong[CASCADE] == expected
@@ -127,3 +129,41 @@ def test_the_report_has_a_cascade_column_only_where_there_is_a_cascade() -> None
         assert (CASCADE in summary["tasks"]["asr"]) is column
     row = next(line for line in markdown.splitlines() if line.startswith("| ASR | cer"))
     assert row.endswith(f"| {score(queries, with_cascade)['asr'][CASCADE]['all']['cer']:.3f} |")
+
+
+def test_each_condition_is_batched_shortest_first_and_answers_in_query_order(tiny_model, monkeypatch) -> None:
+    import numpy as np
+
+    from components.config import EvaluateParams
+    from components.evaluation.zero_shot import answer
+
+    texts = ["a long sentence said slowly", "hi", "the cat sat", "good morning to you"]
+    utterances = [utterance(i, text) for i, text in enumerate(texts)]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    rng = np.random.default_rng(0)
+    frames = {u.id: n for u, n in zip(utterances, (90, 20, 40, 60), strict=True)}
+    states = {
+        uid: tiny_model.clip_states(rng.standard_normal((80, n)).astype(np.float32))
+        for uid, n in frames.items()
+    }
+    batches: list[list[int]] = []
+
+    def lengths(self, instructions, slots, max_new_tokens):  # answers with each slot's length
+        batches.append([int(slot.shape[0]) for slot in slots])
+        return [str(int(slot.shape[0])) for slot in slots]
+
+    monkeypatch.setattr(type(tiny_model), "generate", lengths)
+    partners = {u.id: utterances[(i + 1) % 4].id for i, u in enumerate(utterances)}
+    params = EvaluateParams(max_new_tokens=4, batch_size=2)
+    outputs = answer(
+        {"trained": tiny_model, "untrained": tiny_model}, queries, states, partners, params, False
+    )
+    slot = {uid: int(tiny_model.state_slots([s])[0].shape[0]) for uid, s in states.items()}
+    assert outputs["speech"] == [str(slot[u.id]) for u in utterances]  # back in query order
+    assert outputs["shuffled"] == [str(slot[partners[u.id]]) for u in utterances]
+    speech_batches = batches[:2]
+    assert [length for batch in speech_batches for length in batch] == sorted(slot.values())
+    tokens = [int(tiny_model.text_slots([text])[0].shape[0]) for text in texts]
+    assert outputs["text"] == [str(n) for n in tokens]
+    by_characters = [tokens[i] for i in sorted(range(4), key=lambda i: len(texts[i]))]
+    assert [n for batch in batches[6:8] for n in batch] == by_characters  # speech, shuffled, untrained, text

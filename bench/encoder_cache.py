@@ -1,0 +1,100 @@
+"""Training steps with the frozen encoder in the loop against steps on stored encoder states.
+
+Measured side by side in one process on a workspace whose ``encode`` stage has run (``make demo``
+leaves one in ``.``; ``make real-demo`` one in ``.speechalign/real-demo``): the same batches, in the
+order of one epoch, forward and backward through the recipe's objective. Prints seconds per step for
+both, the epoch time each implies and their ratio; nothing here asserts a time.
+Run: ``python -m bench.encoder_cache [WORKSPACE] [BATCHES]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def main(workspace: Path = Path("."), batches: int = 4) -> None:
+    os.chdir(workspace)
+    from components.config import load_params
+    from components.data.audio import load_audio
+    from components.data.manifest import DATA_ROOT, read_manifest
+    from components.modeling.base_models import read_sources
+    from components.modeling.encoder_states import encoder_key
+    from components.modeling.speech_llm import SpeechLLM, collate_features, extract_features
+    from components.stages.train import corpus_languages, load_examples
+    from components.training.objective import batch_objective
+    from components.training.trainer import run_settings, task_sampler
+    from components.workspace import VALIDATED_DIR
+
+    torch.manual_seed(0)
+    params = load_params()
+    sources = read_sources()
+    manifests = {split: read_manifest(split, VALIDATED_DIR) for split in ("train", "dev")}
+    model = SpeechLLM.from_base(
+        sources.encoder,
+        sources.llm,
+        params.train.adapter,
+        params.train.lora,
+        params.train.seed,
+        sources.prompt_template,
+        corpus_languages(manifests),
+        system_prompt=sources.system_prompt,
+    )
+    key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
+    examples = load_examples("train", manifests["train"], key)
+    audio = {u.id: DATA_ROOT / u.audio for u in manifests["train"]}
+    phase = params.train.phases[0]
+    losses, settings = phase.losses, run_settings(model, params.train)
+    draw = task_sampler(examples, {"*": 1.0}, params.train.batch_size, params.train.seed)
+    plan = [draw(step) for step in range(batches)]
+    rate = model.feature_extractor.sampling_rate
+
+    def step(batch, live: bool) -> None:
+        if live:  # what every step did before the cache: decode, featurise, run the encoder
+            features = [extract_features(model.feature_extractor, load_audio(audio[e.id], rate)) for e in batch]
+            with torch.no_grad():
+                inputs, mask = collate_features(features)
+                run = model.speech.encoder.forward_layers if model.speech.every_layer else model.speech.encoder
+                states, mask = run(inputs, mask)
+        else:
+            from components.modeling.encoder_states import collate_states
+
+            states, mask = collate_states([e.states for e in batch])
+        terms = batch_objective(
+            model,
+            states,
+            mask,
+            [e.instruction for e in batch],
+            [e.target for e in batch],
+            [e.text for e in batch],
+            losses,
+            settings,
+            [e.language for e in batch],
+        )
+        terms["objective"].backward()
+        model.zero_grad(set_to_none=True)
+
+    model.train()
+    step(plan[0], live=True)  # warm-up
+    timings = {}
+    for live in (True, False):
+        start = time.perf_counter()
+        for batch in plan:
+            step(batch, live)
+        timings[live] = (time.perf_counter() - start) / len(plan)
+    epoch_steps = -(-len(examples) // params.train.batch_size)
+    print(
+        f"encoder cache, {Path.cwd()}: {len(examples)} training examples, batch {params.train.batch_size}, "
+        f"{batches} steps measured, {torch.get_num_threads()} threads"
+    )
+    for live, label in ((True, "encoder in the loop"), (False, "stored states     ")):
+        print(f"  {label}  {timings[live]:8.3f} s/step  epoch ≈ {timings[live] * epoch_steps / 60:7.1f} min")
+    print(f"  speed-up of an epoch (in the loop / stored): {timings[True] / timings[False]:.2f}x")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("."), int(sys.argv[2]) if len(sys.argv) > 2 else 4)
