@@ -55,10 +55,14 @@ def main(workspace: Path = Path("."), batches: int = 4) -> None:
 
     def step(batch, live: bool) -> None:
         if live:  # what every step did before the cache: decode, featurise, run the encoder
-            features = [extract_features(model.feature_extractor, load_audio(audio[e.id], rate)) for e in batch]
+            features = [
+                extract_features(model.feature_extractor, load_audio(audio[e.id], rate)) for e in batch
+            ]
             with torch.no_grad():
                 inputs, mask = collate_features(features)
-                run = model.speech.encoder.forward_layers if model.speech.every_layer else model.speech.encoder
+                run = (
+                    model.speech.encoder.forward_layers if model.speech.every_layer else model.speech.encoder
+                )
                 states, mask = run(inputs, mask)
         else:
             from components.modeling.encoder_states import collate_states
