@@ -397,14 +397,42 @@ class TrainParams(Section):
         return self
 
 
+WordedTask = Literal["asr", "st", "intent"]
+
+
 class EvaluateParams(Section):
+    """Zero-shot evaluation. ``wording_candidates`` (task → other wordings) are scored with the
+    transcript as input on ``wording_rows`` dev utterances, beside the task's ``*_instruction``, and
+    the best is used on the test split; ``text_ceiling_bar`` (task → CER at most, or chrF / accuracy
+    at least, on that dev text input) leaves a task the LLM cannot do from text unscored."""
+
     asr_instruction: str = "Repeat the following speech word for word."
     st_instruction: str = "Translate the following speech into {language}."
     intent_instruction: str = "What is the intent of this sentence?"
+    wording_candidates: dict[WordedTask, list[str]] = {}
+    wording_rows: int = Field(32, gt=0)
+    text_ceiling_bar: dict[WordedTask, float] = {}
     shuffle_seed: int = 0
     max_new_tokens: int = Field(32, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
     split: Literal["dev", "test"] = "test"
+
+    @field_validator("wording_candidates")
+    @classmethod
+    def _candidates(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for wording in value.get("st", []):
+            if "{language}" not in wording:
+                raise ValueError(f"st: {wording!r} has no {{language}} for the target language")
+        return value
+
+    def wording(self, task: str) -> str:
+        """The configured wording of a worded task (``asr``, ``st``, ``intent``)."""
+        return getattr(self, f"{task}_instruction")
+
+    def all_wordings(self) -> set[str]:
+        """Every wording evaluation may use: the configured ones and every candidate."""
+        configured = {self.asr_instruction, self.st_instruction, self.intent_instruction}
+        return configured.union(*self.wording_candidates.values())
 
 
 class ExportParams(Section):
@@ -466,6 +494,9 @@ class Params(Section):
         if self.targets.source in target_wordings:
             # SpeechVerse's task labels need no LLM skill, so their paraphrases may be new to it.
             used["targets.instruction"] = (self.targets.instruction, target_wordings[self.targets.source])
+        candidates = self.evaluate.wording_candidates
+        for task, known in (("asr", taught.repeat), ("st", taught.translate), ("intent", taught.intent)):
+            used.update({f"evaluate.wording_candidates.{task}": (w, known) for w in candidates.get(task, [])})
         for key, (wording, known) in used.items():
             if wording not in known:
                 raise ValueError(

@@ -111,23 +111,31 @@ def answer(
     }
     if transcripts is not None:
         sources[CASCADE] = (trained, [transcripts[q.utterance.id] for q in queries])
-    outputs: dict[str, list[str]] = {}
     instructions = [q.instruction for q in queries]
-    for condition, (model, inputs) in tqdm(
-        sources.items(), desc="zero-shot evaluation", disable=not progress
-    ):
+    return {
         # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
-        order = sorted(range(len(queries)), key=lambda i: (slot_length(inputs[i]), i))
-        answers: list[str] = [""] * len(queries)
-        for start in range(0, len(order), params.batch_size):
-            batch = order[start : start + params.batch_size]
-            rows = [inputs[i] for i in batch]
-            slots = model.text_slots(rows) if isinstance(rows[0], str) else model.state_slots(rows)
-            generated = model.generate([instructions[i] for i in batch], slots, params.max_new_tokens)
-            for index, text in zip(batch, generated, strict=True):
-                answers[index] = text
-        outputs[condition] = answers
-    return outputs
+        condition: generate_by_length(model, instructions, inputs, params)
+        for condition, (model, inputs) in tqdm(
+            sources.items(), desc="zero-shot evaluation", disable=not progress
+        )
+    }
+
+
+def generate_by_length(
+    model: SpeechLLM, instructions: Sequence[str], inputs: Sequence[np.ndarray | str], params: EvaluateParams
+) -> list[str]:
+    """Greedy answers to ``instructions`` with ``inputs`` (encoder states or texts) in their slots, in
+    input order, generated in batches of ``params.batch_size`` formed shortest input first."""
+    order = sorted(range(len(inputs)), key=lambda i: (slot_length(inputs[i]), i))
+    answers: list[str] = [""] * len(inputs)
+    for start in range(0, len(order), params.batch_size):
+        batch = order[start : start + params.batch_size]
+        rows = [inputs[i] for i in batch]
+        slots = model.text_slots(rows) if isinstance(rows[0], str) else model.state_slots(rows)
+        generated = model.generate([instructions[i] for i in batch], slots, params.max_new_tokens)
+        for index, text in zip(batch, generated, strict=True):
+            answers[index] = text
+    return answers
 
 
 def slot_length(slot_input: np.ndarray | str) -> int:

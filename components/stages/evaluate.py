@@ -10,6 +10,7 @@ from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_
 from components.data.state_store import load_states
 from components.evaluation.cascade import cascade_transcripts, has_speech_decoder
 from components.evaluation.transfer import format_markdown, transfer_summary
+from components.evaluation.wordings import choose_wordings, chosen_params, format_choices, unmeasurable_tasks
 from components.evaluation.zero_shot import (
     answer,
     build_queries,
@@ -32,9 +33,17 @@ TRANSFER_REPORT = Path("reports/eval/transfer.md")
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
-    queries = build_queries(utterances, params.evaluate)
-    check_zero_shot(queries, {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")})
+    training = {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")}
     trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
+    # wordings and the text ceiling come from dev transcripts, before any speech is scored
+    choices = choose_wordings(trained, read_manifest("dev", VALIDATED_DIR), params.evaluate, training)
+    unscored = unmeasurable_tasks(choices)
+    queries = [
+        q
+        for q in build_queries(utterances, chosen_params(params.evaluate, choices))
+        if q.task not in unscored
+    ]
+    check_zero_shot(queries, training)
     models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
     key = encoder_key(trained.speech.encoder, trained.feature_extractor, trained.speech.every_layer)
     states = load_states(ENCODED_DIR, [u.id for u in utterances], key)
@@ -48,11 +57,22 @@ def main(params: Params) -> None:
     outputs = answer(models, queries, states, partners, params.evaluate, transcripts=transcripts)
     report = score(queries, outputs)
     transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
-    markdown = format_markdown(transfer, report)
+    markdown = (
+        "\n".join([*format_choices(choices), "", format_markdown(transfer, report)])
+        if choices
+        else format_markdown(transfer, report)
+    )
     write_rows(PREDICTIONS, prediction_rows(queries, outputs))
     write_text(TRANSFER_REPORT, markdown)
     write_json(
-        METRICS, {"recipe": params.recipe, "split": params.evaluate.split, **report, "transfer": transfer}
+        METRICS,
+        {
+            "recipe": params.recipe,
+            "split": params.evaluate.split,
+            **report,
+            "transfer": transfer,
+            "wordings": {task: choice.to_json() for task, choice in choices.items()},
+        },
     )
     print(
         f"evaluate: zero-shot transfer on the {params.evaluate.split} split ({len(utterances)} utterances)\n"

@@ -25,8 +25,7 @@ TARGET_SPLITS = ("train", "dev")
 
 def evaluation_wordings(params: Params) -> set[str]:
     """The evaluation's instructions: never used for training, so evaluation prompts stay unseen."""
-    e = params.evaluate
-    return {e.asr_instruction, e.st_instruction, e.intent_instruction}
+    return params.evaluate.all_wordings()
 
 
 def split_targets(
