@@ -9,6 +9,7 @@ Run: ``python -m bench.encoder_cache [WORKSPACE] [BATCHES]``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -26,8 +27,7 @@ def main(workspace: Path = Path("."), batches: int = 4) -> None:
     from components.modeling.encoder_states import encoder_key
     from components.modeling.speech_llm import SpeechLLM, collate_features, extract_features
     from components.stages.train import corpus_languages, load_examples
-    from components.training.objective import batch_objective
-    from components.training.trainer import run_settings, task_sampler
+    from components.training.trainer import batch_loss, run_settings, task_sampler
     from components.workspace import VALIDATED_DIR
 
     torch.manual_seed(0)
@@ -54,32 +54,20 @@ def main(workspace: Path = Path("."), batches: int = 4) -> None:
     rate = model.feature_extractor.sampling_rate
 
     def step(batch, live: bool) -> None:
-        if live:  # what every step did before the cache: decode, featurise, run the encoder
+        if live:  # what every step did before the cache: decode, featurise, run the encoder on the batch
             features = [
                 extract_features(model.feature_extractor, load_audio(audio[e.id], rate)) for e in batch
             ]
+            encoder = model.speech.encoder
             with torch.no_grad():
-                inputs, mask = collate_features(features)
-                run = (
-                    model.speech.encoder.forward_layers if model.speech.every_layer else model.speech.encoder
-                )
-                states, mask = run(inputs, mask)
-        else:
-            from components.modeling.encoder_states import collate_states
-
-            states, mask = collate_states([e.states for e in batch])
-        terms = batch_objective(
-            model,
-            states,
-            mask,
-            [e.instruction for e in batch],
-            [e.target for e in batch],
-            [e.text for e in batch],
-            losses,
-            settings,
-            [e.language for e in batch],
-        )
-        terms["objective"].backward()
+                run = encoder.forward_layers if model.speech.every_layer else encoder
+                states, mask = run(*collate_features(features))
+            frames = mask.sum(dim=1).tolist()
+            batch = [
+                dataclasses.replace(e, states=states[..., i, : frames[i], :].numpy())
+                for i, e in enumerate(batch)
+            ]
+        batch_loss(model, batch, losses, params.train, settings)["objective"].backward()
         model.zero_grad(set_to_none=True)
 
     model.train()

@@ -81,13 +81,14 @@ def refresh_states(
     todo = {key: clips[uid] for uid, key in keys.items() if key not in present}
     for key, path in tqdm(todo.items(), desc="encoding clips", disable=not progress):
         save_array(states_dir / f"{key}.npy", compute(Path(path)))
+    # the index first, then the clean-up: a kill in between leaves extra files, never a missing one
+    index = {"encoder": encoder_sha256, "every_layer": every_layer, "clips": dict(sorted(keys.items()))}
+    write_json(Path(store) / INDEX, index)
     stale = present - set(keys.values())
     for key in stale:
         (states_dir / f"{key}.npy").unlink()
-    for leftover in states_dir.glob(".*.tmp"):  # from a refresh killed mid-write
+    for leftover in [*states_dir.glob(".*.tmp"), *Path(store).glob(".*.tmp")]:  # from a killed refresh
         leftover.unlink()
-    index = {"encoder": encoder_sha256, "every_layer": every_layer, "clips": dict(sorted(keys.items()))}
-    write_json(Path(store) / INDEX, index)
     reused = len(set(keys.values()) - set(todo))
     return RefreshSummary(len(clips), len(todo), reused, len(stale), round(time.perf_counter() - start, 2))
 

@@ -3,19 +3,21 @@
 A zero-shot figure means something only where the LLM can do the task given the transcript itself,
 and a wording that the LLM misreads from text would be blamed on the adapter. So, for each task with
 ``evaluate.wording_candidates``, every candidate (and the configured wording) is scored under the
-``text`` condition on the first ``evaluate.wording_rows`` dev utterances (by id) that have the task;
-the best headline score wins (ties: the configured wording, then the order given). Neither speech nor
-the test split is read. A task whose winning text-input score misses ``evaluate.text_ceiling_bar``
-is reported as not measurable and left unscored.
+``text`` condition on ``evaluate.wording_rows`` dev rows of the task, drawn in turn from each group
+(language, or language pair for translation; each group in id order), so that no language decides
+alone; the best headline score wins (ties: the configured wording, then the order given). Neither
+speech nor the test split is read. A task whose winning text-input score misses
+``evaluate.text_ceiling_bar`` is reported as not measurable and left unscored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from itertools import chain, zip_longest
 
 from components.config import EvaluateParams
-from components.data.manifest import Utterance, task_labels
+from components.data.manifest import TaskLabel, Utterance, task_labels
 from components.evaluation.metrics import TASK_SCORERS
 from components.evaluation.transfer import HEADLINE
 from components.evaluation.zero_shot import generate_by_length
@@ -40,7 +42,18 @@ class WordingChoice:
         return self.scores[self.chosen]
 
     def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "ceiling": self.ceiling}
+        """For ``metrics/eval.json``: the scores as a list, since a wording is no metric name."""
+        candidates = [{"wording": w, "score": s} for w, s in self.scores.items()]
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "chosen": self.chosen,
+            "ceiling": self.ceiling,
+            "rows": self.rows,
+            "bar": self.bar,
+            "measurable": self.measurable,
+            "candidates": candidates,
+        }
 
 
 def clears(task: str, score: float, bar: float | None) -> bool:
@@ -50,38 +63,54 @@ def clears(task: str, score: float, bar: float | None) -> bool:
     return score <= bar if lower_better else score >= bar
 
 
+def dev_rows(dev: Sequence[Utterance], task: str, count: int) -> list[tuple[Utterance, TaskLabel]]:
+    """Up to ``count`` (utterance, label) pairs of ``task``: one from each group in turn (groups in
+    name order, rows in id order), so every language or language pair is represented."""
+    groups: dict[str, list[tuple[Utterance, TaskLabel]]] = {}
+    for utterance in sorted(dev, key=lambda u: u.id):
+        for label in task_labels(utterance):
+            if label.task == task:
+                groups.setdefault(label.group, []).append((utterance, label))
+    turns = zip_longest(*(groups[name] for name in sorted(groups)))
+    return [row for row in chain.from_iterable(turns) if row is not None][:count]
+
+
 def choose_wordings(
     model: SpeechLLM,
     dev: Sequence[Utterance],
     params: EvaluateParams,
     training_instructions: set[str],
 ) -> dict[str, WordingChoice]:
-    """Per task with candidates or a bar: the wording to evaluate with, chosen from dev text input.
-
-    A candidate that is also a training instruction is skipped (it would not be zero-shot).
+    """Per task with candidates or a bar and with dev rows: the wording to evaluate with, chosen from
+    dev text input. A wording that, filled in, is a training instruction is skipped (it would not be
+    zero-shot); a task without dev rows is left out (the split has none to choose on).
 
     Raises:
-        ValueError: a task has candidates but no dev utterance has that task.
+        ValueError: every wording of a task is a training instruction.
     """
     tasks = sorted(set(params.wording_candidates) | set(params.text_ceiling_bar))
     choices = {}
     for task in tasks:
-        rows = [u for u in sorted(dev, key=lambda u: u.id) if any(lb.task == task for lb in task_labels(u))]
-        rows = rows[: params.wording_rows]
+        rows = dev_rows(dev, task, params.wording_rows)
         if not rows:
-            raise ValueError(f"evaluate.wording_candidates.{task}: no dev utterance has a {task} label")
-        labels = [label for u in rows for label in task_labels(u) if label.task == task]
-        texts = [u.text for u in rows for label in task_labels(u) if label.task == task]
+            continue
+        labels = [label for _, label in rows]
         wordings = [
             w
             for w in dict.fromkeys([params.wording(task), *params.wording_candidates.get(task, [])])
-            if w not in training_instructions
+            if not any(label.instruction(w) in training_instructions for label in labels)
         ]
+        if not wordings:
+            raise ValueError(
+                f"evaluate: every {task} wording (evaluate.{task}_instruction and its "
+                "wording_candidates) is a training instruction; add one that training does not use"
+            )
         metric, lower_better = HEADLINE[task]
         scores = {}
         for wording in wordings:
-            answers = generate_by_length(model, [lb.instruction(wording) for lb in labels], texts, params)
-            scores[wording] = TASK_SCORERS[task]([lb.reference for lb in labels], answers)[metric]
+            instructions = [label.instruction(wording) for label in labels]
+            answers = generate_by_length(model, instructions, [u.text for u, _ in rows], params)
+            scores[wording] = TASK_SCORERS[task]([label.reference for label in labels], answers)[metric]
         best = min(scores, key=lambda w: scores[w]) if lower_better else max(scores, key=lambda w: scores[w])
         bar = params.text_ceiling_bar.get(task)
         choices[task] = WordingChoice(

@@ -30,10 +30,17 @@ def encoder_key(encoder: nn.Module, feature_extractor: Any, every_layer: bool) -
     """Hex sha256 naming what a clip's states depend on besides its audio.
 
     Covers every tensor of ``encoder`` (name, dtype, shape, bytes), the feature extractor's settings
-    (``to_dict``), the source of :mod:`components.modeling.encoder` and of :mod:`components.data.audio`
-    (how audio becomes features becomes states), and ``every_layer``.
+    (``to_dict``), the source of the modules that turn audio into features into states (this one,
+    :mod:`components.modeling.encoder`, :mod:`components.modeling.masked_group_norm`,
+    :mod:`components.data.audio`), the torch and transformers versions (their kernels and feature
+    extractors), and ``every_layer``.
     """
+    import sys
+
+    import transformers
+
     from components.data import audio as audio_module
+    from components.modeling import masked_group_norm
 
     digest = hashlib.sha256()
     for name, tensor in sorted(encoder.state_dict().items()):
@@ -41,8 +48,9 @@ def encoder_key(encoder: nn.Module, feature_extractor: Any, every_layer: bool) -
         digest.update(f"{name}\0{flat.dtype}\0{tuple(tensor.shape)}\0".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
     digest.update(json.dumps(feature_extractor.to_dict(), sort_keys=True, default=str).encode())
-    for module in (encoder_module, audio_module):
+    for module in (sys.modules[__name__], encoder_module, masked_group_norm, audio_module):
         digest.update(inspect.getsource(module).encode())
+    digest.update(f"torch={torch.__version__} transformers={transformers.__version__}".encode())
     digest.update(f"every_layer={every_layer}".encode())
     return digest.hexdigest()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,15 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def metric_name(key: str) -> str:
+    """``key`` as MLflow accepts a metric name: characters outside letters, digits, ``_ - . / :`` and
+    space become ``_``, and it is cut to 250 characters (MLflow's limits)."""
+    return re.sub(r"[^\w.\- :/]", "_", key)[:250]
+
+
 def numeric_metrics(workspace: Path) -> dict[str, float]:
-    """Every number in the stage metrics files, named ``<file>.<path>``."""
+    """Every number in the stage metrics files, named ``<file>.<path>`` (see :func:`metric_name`); of
+    names that come out the same, the first in file and key order is kept."""
     metrics: dict[str, float] = {}
     for path in sorted((Path(workspace) / METRICS_DIR).glob("*.json")):
         for key, value in flatten(json.loads(path.read_text(encoding="utf-8"))).items():
@@ -112,7 +120,7 @@ def numeric_metrics(workspace: Path) -> dict[str, float]:
                 and value == value
                 and abs(value) != float("inf")
             ):
-                metrics[f"{path.stem}.{key}"] = float(value)
+                metrics.setdefault(metric_name(f"{path.stem}.{key}"), float(value))
     return metrics
 
 

@@ -15,9 +15,8 @@ from components.data.audio import load_audio
 from components.data.manifest import DATA_ROOT, SPLITS, read_manifest
 from components.data.state_store import refresh_states
 from components.modeling.base_models import load_encoder, read_sources
-from components.modeling.encoder import speech_encoder
+from components.modeling.encoder import encoder_features, speech_encoder
 from components.modeling.encoder_states import clip_states, encoder_key
-from components.modeling.speech_llm import extract_features
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.workspace import ENCODED_DIR, VALIDATED_DIR
@@ -35,7 +34,7 @@ def main(params: Params) -> None:
     rate = extractor.sampling_rate
 
     def states(path: Path):
-        return clip_states(encoder, extract_features(extractor, load_audio(path, rate)), every_layer)
+        return clip_states(encoder, encoder_features(extractor, load_audio(path, rate)), every_layer)
 
     summary = refresh_states(ENCODED_DIR, clips, key, every_layer, states)
     record = {"encoder_key": key, "every_layer": every_layer, **summary.__dict__}

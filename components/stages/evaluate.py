@@ -43,6 +43,13 @@ def main(params: Params) -> None:
         for q in build_queries(utterances, chosen_params(params.evaluate, choices))
         if q.task not in unscored
     ]
+    if not queries:
+        raise ValueError(
+            "evaluate: no task is measurable from text on dev, so none is scored: "
+            + "; ".join(format_choices(choices))
+        )
+    if params.evaluate.split == "dev" and choices:
+        print("evaluate: warning: the wordings were chosen on the dev split that is also scored")
     check_zero_shot(queries, training)
     models = {"trained": trained, "untrained": trained.untrained(params.train.seed)}
     key = encoder_key(trained.speech.encoder, trained.feature_extractor, trained.speech.every_layer)

@@ -29,6 +29,9 @@ REDUCED = {
     "targets.batch_size": 16,
     "evaluate.max_new_tokens": 8,
     "evaluate.batch_size": 16,
+    # 8 new tokens cannot reach the preset's text bars; the bars' effect is a unit test's (test_wordings)
+    "evaluate.text_ceiling_bar.asr": 1000.0,
+    "evaluate.text_ceiling_bar.st": 0.0,
     "export.batch_sizes": [1, 2],
     "export.lengths_s": [1.0, 2.3],
 }
@@ -116,3 +119,15 @@ def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_ba
     evaluation = json.loads((workspace / "metrics/eval.json").read_text(encoding="utf-8"))
     # Whisper has its own decoder, so the cascade (its transcript → the LLM) is measured beside the rest
     assert {"speech", "shuffled", "untrained", "text", "cascade"} <= set(evaluation["asr"])
+    # the wordings were chosen from dev transcripts: the preset's candidates and the default, each scored
+    asr = evaluation["wordings"]["asr"]
+    assert (
+        len(asr["scores"]) == 3
+        and asr["chosen"] in asr["scores"]
+        and asr["rows"] == len(read_rows(workspace / "data/validated/dev.jsonl"))
+    )
+    assert all(
+        row["instruction"] == asr["chosen"]
+        for row in read_rows(workspace / "reports/eval/predictions.jsonl")
+        if row["task"] == "asr"
+    )

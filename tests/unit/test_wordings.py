@@ -89,12 +89,32 @@ def test_a_task_below_its_text_bar_is_not_measurable(fake_llm) -> None:
     assert any("st:" in line and "NOT MEASURABLE" in line for line in lines)
 
 
-def test_a_task_without_dev_rows_is_named() -> None:
+def test_a_task_without_dev_rows_is_left_out(fake_llm) -> None:
     from components.evaluation.wordings import choose_wordings
 
     params = EvaluateParams(wording_candidates={"intent": ["What does the speaker want?"]})
-    with pytest.raises(ValueError, match="wording_candidates.intent: no dev utterance has a intent label"):
-        choose_wordings(None, DEV, params, training_instructions=set())
+    assert choose_wordings(None, DEV, params, training_instructions=set()) == {}
+
+
+def test_every_language_has_its_turn_in_the_dev_rows() -> None:
+    from components.evaluation.wordings import dev_rows
+
+    rows = [dev_row(i, f"english {i}") for i in range(5)]
+    rows += [dev_row(10 + i, f"spanish {i}").model_copy(update={"language": "spa"}) for i in range(5)]
+    picked = dev_rows(rows, "asr", 4)
+    assert [u.language for u, _ in picked] == ["eng", "spa", "eng", "spa"]
+    assert [u.id for u, _ in picked] == ["dev_000", "dev_010", "dev_001", "dev_011"]
+
+
+def test_a_wording_trained_once_filled_in_is_skipped(fake_llm) -> None:
+    from components.evaluation.wordings import choose_wordings
+
+    params = EvaluateParams(wording_candidates={"st": ["Put it in {language}, only that."]})
+    choices = choose_wordings(None, DEV, params, training_instructions={"Put it in Spanish, only that."})
+    assert list(choices["st"].scores) == [params.st_instruction]
+    everything = {"Put it in Spanish, only that.", "Translate the following speech into Spanish."}
+    with pytest.raises(ValueError, match="every st wording"):
+        choose_wordings(None, DEV, params, training_instructions=everything)
 
 
 def test_an_st_candidate_needs_the_language_slot() -> None:
