@@ -70,7 +70,8 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     remote = workspace / ".speechalign" / "dvc-remote" / "files" / "md5"
     declared = yaml.safe_load((workspace / "dvc.yaml").read_text())["stages"]
     for stage, entry in lock["stages"].items():
-        cached = set(declared[stage].get("outs", []))  # metrics and plots are cache: false, kept in git
+        # metrics and plots are cache: false, kept in git; an out with options (persist) is a mapping
+        cached = {o if isinstance(o, str) else next(iter(o)) for o in declared[stage].get("outs", [])}
         pushed = [out for out in entry.get("outs", []) if out["path"] in cached]
         assert len(pushed) == len(cached)
         for out in pushed:
