@@ -121,11 +121,9 @@ def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_ba
     assert {"speech", "shuffled", "untrained", "text", "cascade"} <= set(evaluation["asr"])
     # the wordings were chosen from dev transcripts: the preset's candidates and the default, each scored
     asr = evaluation["wordings"]["asr"]
-    assert (
-        len(asr["scores"]) == 3
-        and asr["chosen"] in asr["scores"]
-        and asr["rows"] == len(read_rows(workspace / "data/validated/dev.jsonl"))
-    )
+    wordings = [candidate["wording"] for candidate in asr["candidates"]]
+    assert len(wordings) == 3 and asr["chosen"] in wordings
+    assert asr["rows"] == len(read_rows(workspace / "data/validated/dev.jsonl"))
     assert all(
         row["instruction"] == asr["chosen"]
         for row in read_rows(workspace / "reports/eval/predictions.jsonl")
