@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components.compute import Precision
 from components.modeling.prompts import BLSP_TEMPLATE, check_template
 
 PARAMS_FILE = "params.yaml"
@@ -277,6 +278,7 @@ class TargetsParams(Section):
     few_shot_tasks: list[Literal["st", "intent", "qa"]] = []
     max_new_tokens: int = Field(24, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
+    precision: Precision = "fp32"  # of the LLM's forward passes while it writes targets
 
 
 class OptionProblems(ValueError):
@@ -366,6 +368,7 @@ class TrainParams(Section):
     eot_weight: float = Field(1.0, ge=0)
     # the ctc loss: the LLM special token used as CTC blank, by role (pad/eos/bos/unk) or as spelled
     ctc_blank: str = Field("pad", min_length=1)
+    precision: Precision = "fp32"  # of every forward pass; the weights that train stay float32
     adapter: AdapterParams = AdapterParams()
     lora: LoraParams | None = None
     phases: list[PhaseParams] = [PhaseParams(name="align", steps=200, tasks={"continuation": 1.0})]
@@ -415,6 +418,7 @@ class EvaluateParams(Section):
     shuffle_seed: int = 0
     max_new_tokens: int = Field(32, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
+    precision: Precision = "fp32"  # of every forward pass while answering
     split: Literal["dev", "test"] = "test"
 
     @field_validator("wording_candidates")

@@ -37,7 +37,7 @@ def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def real_settings(params_path: Path, languages: list[str], steps: int | None) -> dict[str, Any]:
     """The real-speech preset by dotted key (with its settings for the params' recipe), with the
-    languages, and each phase cut to ``steps``."""
+    languages, and the phases cut to ``steps`` in all (see ``share_steps``)."""
     from components.config import load_params
 
     preset = yaml.safe_load(REAL_PRESET.read_text(encoding="utf-8"))
@@ -47,10 +47,20 @@ def real_settings(params_path: Path, languages: list[str], steps: int | None) ->
     settings["validate.languages"] = languages
     if steps is not None:
         phases = [phase.model_dump() for phase in load_params(params_path).train.phases]
-        for phase in phases:
-            phase["steps"] = min(phase["steps"], steps)
+        for phase, share in zip(phases, share_steps([p["steps"] for p in phases], steps), strict=True):
+            phase["steps"] = share
         settings["train.phases"] = phases
     return settings
+
+
+def share_steps(planned: list[int], budget: int) -> list[int]:
+    """Cut a curriculum's ``planned`` steps per phase to about ``budget`` in all, each phase keeping its
+    share (at least one step): a three-phase recipe costs what a one-phase recipe does, not three times.
+    A curriculum already within the budget is kept."""
+    total = sum(planned)
+    if total <= budget:
+        return list(planned)
+    return [max(1, round(steps * budget / total)) for steps in planned]
 
 
 def run_cli(*args: str) -> None:
@@ -65,7 +75,7 @@ def real_demo(
     languages: Annotated[
         str, typer.Option(help="Comma-separated languages of the Asterisk prompts.")
     ] = "eng,spa",
-    steps: Annotated[int | None, typer.Option(help="At most this many steps per phase.")] = 60,
+    steps: Annotated[int | None, typer.Option(help="Training steps in all, shared over the phases by their planned lengths.")] = 60,
     workspace: Annotated[Path, typer.Option(help="The real demo's own workspace.")] = DEFAULT_WORKSPACE,
 ) -> None:
     """Fetch, then train RECIPE on recorded speech with Whisper-base and a pretrained LLM, and register it."""

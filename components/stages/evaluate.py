@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.atomic import write_json, write_text
+from components.compute import precision_scope
 from components.config import Params
 from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
 from components.data.state_store import load_states
@@ -32,6 +33,12 @@ TRANSFER_REPORT = Path("reports/eval/transfer.md")
 
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
+    with precision_scope(params.evaluate.precision):
+        evaluate(params)
+
+
+def evaluate(params: Params) -> None:
+    """Choose wordings on dev text, answer every test query under every condition, write the reports."""
     utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
     training = {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")}
     trained = SpeechLLM.from_pretrained(ADAPTER_DIR)

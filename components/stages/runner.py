@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from components.compute import set_threads
 from components.config import Params, ParamsError, load_params
 from components.data.fetch.errors import FetchError
 
@@ -26,6 +27,7 @@ def quiet_libraries() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    set_threads()
 
 
 def run_stage(name: str, body: Callable[[Params], None]) -> None:

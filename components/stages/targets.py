@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.compute import precision_scope
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
 from components.modeling.base_models import read_sources, read_sources_record
@@ -81,7 +82,8 @@ def main(params: Params) -> None:
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
     for split, utterances in splits.items():
-        rows, dropped = split_targets(params, utterances, languages, model, generator)
+        with precision_scope(params.targets.precision):
+            rows, dropped = split_targets(params, utterances, languages, model, generator)
         empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})
         write_rows(TARGET_DIR / f"{split}.jsonl", rows)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from components.compute import precision_scope
 from components.config import PhaseParams, TrainParams
 from components.modeling.encoder_states import collate_states
 from components.modeling.prompts import text_ids
@@ -142,20 +143,24 @@ def batch_loss(
     params: TrainParams,
     settings: ObjectiveSettings | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The batch's loss terms; ``settings`` resolved once per run (from ``params`` when not given)."""
+    """The batch's loss terms; ``settings`` resolved once per run (from ``params`` when not given).
+
+    The forward passes run in ``params.precision``; the backward pass follows the dtypes they chose.
+    """
     settings = settings or run_settings(model, params)
     states, mask = collate_states([e.states for e in batch])
-    return batch_objective(
-        model,
-        states,
-        mask,
-        [e.instruction for e in batch],
-        [e.target for e in batch],
-        [e.text for e in batch],
-        losses,
-        settings,
-        [e.language for e in batch],
-    )
+    with precision_scope(params.precision):
+        return batch_objective(
+            model,
+            states,
+            mask,
+            [e.instruction for e in batch],
+            [e.target for e in batch],
+            [e.text for e in batch],
+            losses,
+            settings,
+            [e.language for e in batch],
+        )
 
 
 def run_settings(model: SpeechLLM, params: TrainParams) -> ObjectiveSettings:

@@ -115,3 +115,13 @@ def test_the_retrain_command_applies_the_recipe_before_the_flow_runs_and_reports
     refused = CliRunner().invoke(cli.app, ["retrain", "--recipe", "salmonn", "--workspace", str(workspace)])
     assert refused.exit_code == 1 and "'salmonn' is not a recipe" in refused.output
     assert (workspace / "params.yaml").read_text() == before and seen == {"recipe": "speechverse"}
+
+
+def test_the_real_run_shares_its_step_budget_over_the_phases() -> None:
+    from flows.real_demo_cli import share_steps
+
+    assert share_steps([500, 250, 750], 60) == [20, 10, 30]  # SpeechVerse's curriculum, in proportion
+    assert share_steps([500, 1000], 60) == [20, 40]
+    assert share_steps([1500], 60) == [60]
+    assert share_steps([3000, 1], 60) == [60, 1]  # every phase keeps at least a step
+    assert share_steps([20, 10], 60) == [20, 10]  # within the budget: kept as planned
