@@ -75,7 +75,10 @@ def real_demo(
     languages: Annotated[
         str, typer.Option(help="Comma-separated languages of the Asterisk prompts.")
     ] = "eng,spa",
-    steps: Annotated[int | None, typer.Option(help="Training steps in all, shared over the phases by their planned lengths.")] = 60,
+    steps: Annotated[
+        int | None,
+        typer.Option(help="Training steps in all, shared over the phases by their planned lengths."),
+    ] = 60,
     workspace: Annotated[Path, typer.Option(help="The real demo's own workspace.")] = DEFAULT_WORKSPACE,
 ) -> None:
     """Fetch, then train RECIPE on recorded speech with Whisper-base and a pretrained LLM, and register it."""
