@@ -15,7 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from components.modeling.prompts import BLSP_TEMPLATE, prompt_ids, prompt_record, target_ids, text_ids
+from components.modeling.prompts import (
+    BLSP_TEMPLATE,
+    end_of_turn_id,
+    prompt_ids,
+    prompt_record,
+    stop_ids,
+    target_ids,
+    text_ids,
+)
 
 IGNORE_INDEX = -100
 
@@ -44,6 +52,7 @@ class PromptedLLM(nn.Module):
         self.tokenizer = tokenizer
         self.template = template
         self.system_prompt = system_prompt
+        self.end_of_turn = end_of_turn_id(tokenizer)  # ends every target; generation stops on it
 
     def prompt_record(self) -> dict[str, str | None]:
         """The prompt layout in use, as records name it (see :func:`prompts.prompt_record`)."""
@@ -68,7 +77,9 @@ class PromptedLLM(nn.Module):
         rows, labels = [], []
         for index, (instruction, slot) in enumerate(zip(instructions, slots, strict=True)):
             ids = prompt_ids(self.tokenizer, instruction, self.template, self.system_prompt)
-            target = target_ids(self.tokenizer, targets[index]) if targets is not None else []
+            target = (
+                target_ids(self.tokenizer, targets[index], self.end_of_turn) if targets is not None else []
+            )
             prefix = table(torch.tensor(ids.prefix, dtype=torch.long))
             suffix = table(torch.tensor(ids.suffix + target, dtype=torch.long))
             rows.append(torch.cat([prefix, slot.to(prefix.dtype), suffix]))
@@ -113,7 +124,8 @@ class PromptedLLM(nn.Module):
     def generate(
         self, instructions: Sequence[str], slots: Sequence[torch.Tensor], max_new_tokens: int
     ) -> list[str]:
-        """Greedy decoding of a left-padded batch; returns the generated text of each example."""
+        """Greedy decoding of a left-padded batch, each row stopping at the first of the LLM's end tokens
+        (see :func:`prompts.stop_ids`); returns the generated text of each example."""
         batch = self.splice(instructions, slots, padding_side="left")
         with self.llm_scope():
             out = self.llm.generate(
@@ -123,6 +135,6 @@ class PromptedLLM(nn.Module):
                 do_sample=False,
                 num_beams=1,
                 pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
+                eos_token_id=stop_ids(self.tokenizer, self.llm.generation_config),
             )
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]

@@ -84,9 +84,37 @@ def prompt_record(tokenizer: Any, template: str, system_prompt: str | None) -> d
     return {"layout": "prompt_template", "template": template}
 
 
-def target_ids(tokenizer: Any, target: str) -> list[int]:
-    """The target's tokens followed by EOS: the only positions that carry a label."""
-    return [*tokenizer(target, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+def end_of_turn_id(tokenizer: Any) -> int:
+    """The token that ends the assistant's turn: what the chat template writes right after an assistant
+    message (``<|im_end|>`` for ChatML models, ``<|eot_id|>`` for Llama 3), when it is a special
+    token; EOS otherwise (no chat template, or one that ends a turn in plain text).
+
+    An LLM that was tuned on its template stops there, so targets end with it and generation stops on it.
+    """
+    eos = tokenizer.eos_token_id
+    if not getattr(tokenizer, "chat_template", None):
+        return eos
+    mark = "\u2063end\u2063"  # text no template contains, so the turn's end is found after it
+    messages = [{"role": "user", "content": "u"}, {"role": "assistant", "content": mark}]
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False)
+    _, found, after = rendered.partition(mark)
+    ids = tokenizer(after, add_special_tokens=False)["input_ids"] if found else []
+    return ids[0] if ids and ids[0] in tokenizer.all_special_ids else eos
+
+
+def stop_ids(tokenizer: Any, generation_config: Any = None) -> list[int]:
+    """Every token greedy decoding stops on: the end of turn, EOS, and each end token the model's
+    generation config lists (``eos_token_id``: one id or a list), in that order, without repeats."""
+    listed = getattr(generation_config, "eos_token_id", None)
+    listed = [] if listed is None else [listed] if isinstance(listed, int) else list(listed)
+    ids = [end_of_turn_id(tokenizer), tokenizer.eos_token_id, *listed]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def target_ids(tokenizer: Any, target: str, end_id: int) -> list[int]:
+    """The target's tokens followed by ``end_id`` (the end of turn, see :func:`end_of_turn_id`): the
+    only positions that carry a label."""
+    return [*tokenizer(target, add_special_tokens=False)["input_ids"], end_id]
 
 
 def text_ids(tokenizer: Any, text: str) -> list[int]:

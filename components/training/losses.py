@@ -78,8 +78,12 @@ def _aligned_rows(
 
 
 def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(teacher ‖ student) of (N, V) logits at temperature, averaged over the N positions."""
-    return F.kl_div(
+    """T² × KL(teacher ‖ student) of (N, V) logits at temperature T, averaged over the N positions.
+
+    The T² factor (Hinton et al., 2015, "Distilling the knowledge in a neural network") keeps the
+    gradients' scale independent of T, since softening by T shrinks them by 1/T².
+    """
+    return temperature**2 * F.kl_div(
         F.log_softmax(student.float() / temperature, dim=-1),
         F.log_softmax(teacher.detach().float() / temperature, dim=-1),
         reduction="batchmean",

@@ -99,7 +99,7 @@ def batch_objective(
                 teacher.labels,
                 temperature=settings.kl_temperature,
                 eot_weight=settings.eot_weight,
-                eot_token_id=model.tokenizer.eos_token_id,
+                eot_token_id=model.end_of_turn,
             )
     if "ctc" in losses:
         terms["ctc"] = ctc_on_embedding_matrix(

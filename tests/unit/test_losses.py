@@ -91,13 +91,14 @@ def kl_pair(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.
 
 
 def hand_kl(student: torch.Tensor, teacher: torch.Tensor, pairs: list[tuple[tuple, tuple]]) -> torch.Tensor:
-    """Σ p_t (log p_t − log p_s) over the given (student index, teacher index) pairs, / their count."""
+    """T² Σ p_t (log p_t − log p_s) over the given (student index, teacher index) pairs, / their count
+    (T² as Hinton et al. 2015 scale distillation, so gradients keep their size whatever T)."""
     total = torch.zeros(())
     for s, t in pairs:
         log_p_s = torch.log_softmax(student[s] / TEMPERATURE, dim=-1)
         log_p_t = torch.log_softmax(teacher[t] / TEMPERATURE, dim=-1)
         total = total + (log_p_t.exp() * (log_p_t - log_p_s)).sum()
-    return total / len(pairs)
+    return TEMPERATURE**2 * total / len(pairs)
 
 
 def test_kl_aligns_each_row_on_its_own_target_positions() -> None:
