@@ -59,6 +59,11 @@ class TaskLabel:
         """Where results are reported: the language, or source-target pair for translation."""
         return f"{self.language}-{self.target_language}" if self.task == "st" else self.language
 
+    @property
+    def reference_language(self) -> str:
+        """The language the reference answer is written in: the target language for translation."""
+        return self.target_language or self.language if self.task == "st" else self.language
+
     def instruction(self, wording: str) -> str:
         """The wording with ``{language}`` (st) or ``{question}`` (qa) filled in; others are verbatim."""
         from components.data.languages import language_name

@@ -1,51 +1,104 @@
-"""Scores: WER/CER with jiwer on normalised text, BLEU/chrF with sacrebleu on raw text."""
+"""Scores by the field's conventions.
+
+ASR: WER/CER (jiwer) on text normalised as Whisper's evaluation does (``whisper-normalizer``: the
+English normaliser for English, the basic one for every other language); for languages written
+without spaces between words, CER over the characters without spaces, and no WER. Translation:
+BLEU and chrF (sacrebleu) on raw text, BLEU tokenised for the target language (``zh``, ``ja-mecab``,
+``ko-mecab``, else ``13a``), its signature stored beside the score. An empty answer is scored as
+empty (CER 1 against a non-empty reference), never as a placeholder word.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
-_PUNCTUATION = re.compile(r"[^\w\s']", re.UNICODE)
+ENGLISH = "eng"
+# ISO 639-3 codes of languages written without spaces between words: CER without spaces, no WER
+SPACELESS = frozenset(
+    {"zho", "cmn", "yue", "wuu", "nan", "hak", "jpn", "tha", "lao", "mya", "khm", "bod", "dzo"}
+)
+BLEU_TOKENIZERS = {"zho": "zh", "cmn": "zh", "yue": "zh", "wuu": "zh", "jpn": "ja-mecab", "kor": "ko-mecab"}
+DEFAULT_BLEU_TOKENIZER = "13a"
+NORMALISER = "whisper-normalizer (English for eng, basic otherwise)"
 
 
-def normalise_for_asr(text: str) -> str:
-    """Lower-case, NFC, no punctuation, single spaces: WER should count words, not commas."""
-    text = unicodedata.normalize("NFC", text).lower()
-    return " ".join(_PUNCTUATION.sub(" ", text).split())
+@functools.cache
+def _normaliser(language: str) -> Callable[[str], str]:
+    from whisper_normalizer.basic import BasicTextNormalizer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer() if language == ENGLISH else BasicTextNormalizer()
 
 
-def asr_scores(references: Sequence[str], hypotheses: Sequence[str]) -> dict[str, float]:
+def normalise_for_asr(text: str, language: str = "") -> str:
+    """Whisper's normalisation for ``language`` (ISO 639-3), single-spaced; spaces removed for a
+    language written without them."""
+    words = _normaliser(language)(text).split()
+    return "".join(words) if language in SPACELESS else " ".join(words)
+
+
+def asr_scores(
+    references: Sequence[str], hypotheses: Sequence[str], languages: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Corpus CER (and WER where every row's language is written with spaces) over normalised text;
+    ``languages`` holds each row's ISO 639-3 code (none: the basic normaliser).
+
+    Raises ValueError when a reference is empty once normalised (it cannot be scored).
+    """
     import jiwer
 
-    refs = [normalise_for_asr(r) for r in references]
-    # jiwer rejects an empty hypothesis list entry only when the reference is empty; keep a placeholder.
-    hyps = [normalise_for_asr(h) or "<empty>" for h in hypotheses]
-    return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps)), "n": len(refs)}
+    languages = list(languages or [""] * len(references))
+    refs = [normalise_for_asr(r, lang) for r, lang in zip(references, languages, strict=True)]
+    hyps = [normalise_for_asr(h, lang) for h, lang in zip(hypotheses, languages, strict=True)]
+    empty = [r for r, norm in zip(references, refs, strict=True) if not norm]
+    if empty:
+        raise ValueError(f"asr scoring: reference {empty[0]!r} is empty once normalised; it cannot be scored")
+    scores: dict[str, float] = {"cer": float(jiwer.cer(refs, hyps)), "n": len(refs)}
+    if not SPACELESS.intersection(languages):
+        scores["wer"] = float(jiwer.wer(refs, hyps))
+    return scores
 
 
-def translation_scores(references: Sequence[str], hypotheses: Sequence[str]) -> dict[str, float]:
+def bleu_tokenizer(languages: Sequence[str]) -> str:
+    """The sacrebleu tokenizer for references in ``languages``: the language's own when they share
+    one, else ``13a``."""
+    chosen = {BLEU_TOKENIZERS.get(lang, DEFAULT_BLEU_TOKENIZER) for lang in languages}
+    return chosen.pop() if len(chosen) == 1 else DEFAULT_BLEU_TOKENIZER
+
+
+def translation_scores(
+    references: Sequence[str], hypotheses: Sequence[str], languages: Sequence[str] | None = None
+) -> dict[str, float | str]:
+    """Corpus BLEU and chrF; ``languages`` holds each reference's (target) language."""
     import sacrebleu
 
     refs = [list(references)]
+    bleu = sacrebleu.BLEU(tokenize=bleu_tokenizer(languages or []))
+    chrf = sacrebleu.CHRF()
     return {
-        "bleu": float(sacrebleu.corpus_bleu(list(hypotheses), refs).score),
-        "chrf": float(sacrebleu.corpus_chrf(list(hypotheses), refs).score),
+        "bleu": float(bleu.corpus_score(list(hypotheses), refs).score),
+        "chrf": float(chrf.corpus_score(list(hypotheses), refs).score),
+        "bleu_signature": bleu.get_signature().format(),
         "n": len(references),
     }
 
 
-def accuracy_scores(references: Sequence[str], hypotheses: Sequence[str]) -> dict[str, float]:
+def accuracy_scores(
+    references: Sequence[str], hypotheses: Sequence[str], languages: Sequence[str] | None = None
+) -> dict[str, float]:
     """Exact match after ASR normalisation: for labels (intent) and short answers (spoken QA)."""
-    hits = [normalise_for_asr(r) == normalise_for_asr(h) for r, h in zip(references, hypotheses, strict=True)]
+    languages = list(languages or [""] * len(references))
+    hits = [
+        normalise_for_asr(r, lang) == normalise_for_asr(h, lang)
+        for r, h, lang in zip(references, hypotheses, languages, strict=True)
+    ]
     return {"accuracy": sum(hits) / max(1, len(hits)), "n": len(hits)}
 
 
-def utterance_cer(reference: str, hypothesis: str) -> float:
-    """One utterance's CER, for paired comparisons between conditions."""
-    import jiwer
-
-    return float(jiwer.cer(normalise_for_asr(reference), normalise_for_asr(hypothesis) or "<empty>"))
+def utterance_cer(reference: str, hypothesis: str, language: str = "") -> float:
+    """One utterance's CER, normalised as :func:`asr_scores` does, for paired comparisons."""
+    return asr_scores([reference], [hypothesis], [language])["cer"]
 
 
 def paired_bootstrap(differences: Sequence[float], seed: int = 0, samples: int = 2000) -> dict[str, float]:

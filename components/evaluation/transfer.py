@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.evaluation.metrics import paired_bootstrap, utterance_cer
+from components.evaluation.metrics import NORMALISER, SPACELESS, paired_bootstrap, utterance_cer
 from components.evaluation.zero_shot import CASCADE, CONDITIONS, Query
 
 # task → (headline metric, lower is better)
@@ -33,10 +33,12 @@ def beats(task: str, speech: float, control: float) -> bool:
 def paired_asr_gaps(queries: Sequence[Query], outputs: dict[str, list[str]], seed: int) -> dict[str, Any]:
     """Per-utterance CER(control) − CER(speech): positive means the matched audio helped."""
     indices = [i for i, q in enumerate(queries) if q.task == "asr"]
-    speech = [utterance_cer(queries[i].reference, outputs["speech"][i]) for i in indices]
+    speech = [utterance_cer(queries[i].reference, outputs["speech"][i], queries[i].language) for i in indices]
     gaps = {}
     for control in CONTROLS:
-        other = [utterance_cer(queries[i].reference, outputs[control][i]) for i in indices]
+        other = [
+            utterance_cer(queries[i].reference, outputs[control][i], queries[i].language) for i in indices
+        ]
         gaps[control] = paired_bootstrap([o - s for o, s in zip(other, speech, strict=True)], seed)
         gaps[control]["speech_better_share"] = sum(o > s for o, s in zip(other, speech, strict=True)) / max(
             1, len(indices)
@@ -74,7 +76,8 @@ def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|" + ("---|" if cascade else ""),
     ]
     for task, row in summary["tasks"].items():
-        metrics = [row["metric"], *([SECONDARY[task]] if task in SECONDARY else [])]
+        scored = report[task]["speech"]["all"]  # WER is left out for languages written without spaces
+        metrics = [row["metric"], *([SECONDARY[task]] if SECONDARY.get(task) in scored else [])]
         shown = (*CONDITIONS, CASCADE) if cascade else CONDITIONS
         for metric in metrics:
             cells = [_cell(report[task][condition]["all"][metric], metric) for condition in shown]
@@ -90,7 +93,24 @@ def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
                 f"{gap['mean']:+.3f}, 95% bootstrap CI [{gap['low']:+.3f}, {gap['high']:+.3f}]; "
                 f"speech better on {gap['speech_better_share']:.0%} of utterances"
             )
+    lines += ["", *scoring_notes(report)]
     return "\n".join(lines) + "\n"
+
+
+def scoring_notes(report: dict[str, Any]) -> list[str]:
+    """How the figures were scored: the ASR normaliser and each BLEU signature, for a reader to repeat."""
+    notes = []
+    if "asr" in report:
+        notes.append(
+            f"- ASR: CER and WER on text normalised by {NORMALISER}; for languages written without "
+            f"spaces ({', '.join(sorted(SPACELESS))}) CER without spaces and no WER"
+        )
+    if "st" in report:
+        signatures = sorted(
+            {v["bleu_signature"] for group, v in report["st"]["speech"].items() if "bleu_signature" in v}
+        )
+        notes += [f"- translation BLEU: sacrebleu {signature}" for signature in signatures]
+    return notes
 
 
 def _cell(value: float, metric: str) -> str:

@@ -110,7 +110,9 @@ def choose_wordings(
         for wording in wordings:
             instructions = [label.instruction(wording) for label in labels]
             answers = generate_by_length(model, instructions, [u.text for u, _ in rows], params)
-            scores[wording] = TASK_SCORERS[task]([label.reference for label in labels], answers)[metric]
+            references = [label.reference for label in labels]
+            languages = [label.reference_language for label in labels]
+            scores[wording] = TASK_SCORERS[task](references, answers, languages)[metric]
         best = min(scores, key=lambda w: scores[w]) if lower_better else max(scores, key=lambda w: scores[w])
         bar = params.text_ceiling_bar.get(task)
         choices[task] = WordingChoice(

@@ -35,6 +35,7 @@ class Query:
     instruction: str
     reference: str
     group: str  # language, or source-target pair for translation
+    language: str = ""  # of the reference (the target language for translation): how it is scored
 
 
 def build_queries(utterances: Sequence[Utterance], params: EvaluateParams) -> list[Query]:
@@ -49,7 +50,14 @@ def build_queries(utterances: Sequence[Utterance], params: EvaluateParams) -> li
         "qa": "{question}",
     }
     return [
-        Query(utt, label.task, label.instruction(wordings[label.task]), label.reference, label.group)
+        Query(
+            utt,
+            label.task,
+            label.instruction(wordings[label.task]),
+            label.reference,
+            label.group,
+            label.reference_language,
+        )
         for utt in utterances
         for label in task_labels(utt)
     ]
@@ -156,13 +164,23 @@ def score(queries: Sequence[Query], outputs: dict[str, list[str]]) -> dict[str, 
         report[task] = {}
         for condition, hyps in outputs.items():
             report[task][condition] = {
-                "all": scorer([queries[i].reference for i in indices], [hyps[i] for i in indices]),
+                "all": scored(scorer, queries, hyps, indices),
                 **{
-                    group: scorer([queries[i].reference for i in members], [hyps[i] for i in members])
-                    for group, members in sorted(groups.items())
+                    group: scored(scorer, queries, hyps, members) for group, members in sorted(groups.items())
                 },
             }
     return report
+
+
+def scored(
+    scorer: Any, queries: Sequence[Query], hyps: Sequence[str], indices: Sequence[int]
+) -> dict[str, Any]:
+    """``scorer`` over the queries at ``indices``, each scored by its reference's language."""
+    return scorer(
+        [queries[i].reference for i in indices],
+        [hyps[i] for i in indices],
+        [queries[i].language for i in indices],
+    )
 
 
 def prediction_rows(queries: Sequence[Query], outputs: dict[str, list[str]]) -> list[dict[str, Any]]:
