@@ -101,17 +101,51 @@ def utterance_cer(reference: str, hypothesis: str, language: str = "") -> float:
     return asr_scores([reference], [hypothesis], [language])["cer"]
 
 
-def paired_bootstrap(differences: Sequence[float], seed: int = 0, samples: int = 2000) -> dict[str, float]:
-    """Mean of paired per-utterance differences with a percentile-bootstrap 95% interval."""
+def paired_bootstrap(
+    differences: Sequence[float],
+    seed: int = 0,
+    samples: int = 2000,
+    clusters: Sequence[str] | None = None,
+) -> dict[str, float | str]:
+    """Mean of paired per-utterance differences with a percentile-bootstrap 95% interval.
+
+    With ``clusters`` (one key per difference, e.g. the sentence an utterance speaks) whole clusters
+    are resampled, not utterances (a cluster bootstrap): several voices saying one sentence are not
+    independent samples, and resampling them one by one would make the interval too narrow.
+    """
     import numpy as np
 
     values = np.asarray(differences, dtype=np.float64)
+    keys = list(clusters) if clusters is not None else [str(i) for i in range(values.size)]
+    if len(keys) != values.size:
+        raise ValueError(f"paired_bootstrap: {values.size} differences but {len(keys)} cluster keys")
+    unit = "sentences" if clusters is not None else "utterances"
     if values.size == 0:
-        return {"mean": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+        return {
+            "mean": float("nan"),
+            "low": float("nan"),
+            "high": float("nan"),
+            "n": 0,
+            "clusters": 0,
+            "resampled": unit,
+        }
+    names = sorted(set(keys))
+    index = {name: i for i, name in enumerate(names)}
+    member = np.array([index[k] for k in keys])
+    sums = np.bincount(member, weights=values, minlength=len(names))
+    counts = np.bincount(member, minlength=len(names)).astype(np.float64)
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, size=(samples, values.size))].mean(axis=1)
+    drawn = rng.integers(0, len(names), size=(samples, len(names)))
+    means = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(values.mean()), "low": float(low), "high": float(high), "n": int(values.size)}
+    return {
+        "mean": float(values.mean()),
+        "low": float(low),
+        "high": float(high),
+        "n": int(values.size),
+        "clusters": len(names),
+        "resampled": unit,
+    }
 
 
 TASK_SCORERS = {

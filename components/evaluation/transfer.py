@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.evaluation.metrics import NORMALISER, SPACELESS, paired_bootstrap, utterance_cer
+from components.evaluation.metrics import (
+    NORMALISER,
+    SPACELESS,
+    normalise_for_asr,
+    paired_bootstrap,
+    utterance_cer,
+)
 from components.evaluation.zero_shot import CASCADE, CONDITIONS, Query
 
 # task → (headline metric, lower is better)
@@ -34,12 +40,19 @@ def paired_asr_gaps(queries: Sequence[Query], outputs: dict[str, list[str]], see
     """Per-utterance CER(control) − CER(speech): positive means the matched audio helped."""
     indices = [i for i, q in enumerate(queries) if q.task == "asr"]
     speech = [utterance_cer(queries[i].reference, outputs["speech"][i], queries[i].language) for i in indices]
+    # the unit of resampling: one sentence, however many voices speak it
+    sentences = [
+        f"{queries[i].language}\x1f{normalise_for_asr(queries[i].reference, queries[i].language)}"
+        for i in indices
+    ]
     gaps = {}
     for control in CONTROLS:
         other = [
             utterance_cer(queries[i].reference, outputs[control][i], queries[i].language) for i in indices
         ]
-        gaps[control] = paired_bootstrap([o - s for o, s in zip(other, speech, strict=True)], seed)
+        gaps[control] = paired_bootstrap(
+            [o - s for o, s in zip(other, speech, strict=True)], seed, clusters=sentences
+        )
         gaps[control]["speech_better_share"] = sum(o > s for o, s in zip(other, speech, strict=True)) / max(
             1, len(indices)
         )
@@ -90,7 +103,8 @@ def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
         for control, gap in gaps.items():
             lines.append(
                 f"- ASR, paired per utterance (n = {gap['n']}): CER({control}) − CER(speech) = "
-                f"{gap['mean']:+.3f}, 95% bootstrap CI [{gap['low']:+.3f}, {gap['high']:+.3f}]; "
+                f"{gap['mean']:+.3f}, 95% bootstrap CI [{gap['low']:+.3f}, {gap['high']:+.3f}] "
+                f"({gap['clusters']} {gap['resampled']} resampled); "
                 f"speech better on {gap['speech_better_share']:.0%} of utterances"
             )
     lines += ["", *scoring_notes(report)]

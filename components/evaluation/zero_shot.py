@@ -74,16 +74,25 @@ def check_zero_shot(queries: Sequence[Query], training_instructions: set[str]) -
 
 
 def shuffled_partners(utterances: Sequence[Utterance], seed: int) -> dict[str, str]:
-    """Pair each utterance with another whose transcript differs: the shuffled-audio control."""
+    """Pair each utterance with another of the same language whose transcript differs: the
+    shuffled-audio control. Only where a language has no other transcript is the partner drawn from
+    another language (a control across languages would also measure the language, not the content)."""
     order = sorted(range(len(utterances)), key=lambda i: utterances[i].id)
     random.Random(seed).shuffle(order)
     partners = {}
     for position, index in enumerate(order):
+        me, fallback = utterances[index], None
         for step in range(1, len(order)):
-            other = order[(position + step) % len(order)]
-            if utterances[other].text != utterances[index].text:
-                partners[utterances[index].id] = utterances[other].id
+            other = utterances[order[(position + step) % len(order)]]
+            if other.text == me.text:
+                continue
+            if other.language == me.language:
+                partners[me.id] = other.id
                 break
+            fallback = fallback or other.id
+        else:
+            if fallback is not None:
+                partners[me.id] = fallback
     return partners
 
 

@@ -2,7 +2,7 @@
 
 Only the parameters of a phase's groups reach its optimiser; frozen modules stay in eval mode. Each
 phase's objective is measured on held-out dev examples before any training (the untrained adapter)
-and after the last phase, so every recipe reports whether it improved what it optimised.
+and right after that phase, so every recipe reports whether each phase improved what it optimised.
 """
 
 from __future__ import annotations
@@ -270,10 +270,10 @@ def train_recipe(
         result.steps = optimise(parameters, step_loss, settings, f"training: {phase.name}", progress)
         model.eval()
         result.seconds = time.perf_counter() - start
-    for parameter in (p for members in groups.values() for p in members):
-        parameter.requires_grad_(True)
-    for phase, result in zip(params.phases, results, strict=True):
+        # measured when the phase ends, before a later phase moves the weights it trained
         result.dev_after = dev_objective(
             model, phase_examples(dev, phase), phase.losses, params, loss_settings
         )
+    for parameter in (p for members in groups.values() for p in members):
+        parameter.requires_grad_(True)
     return TrainResult(results)

@@ -367,3 +367,26 @@ def test_a_kl_phase_that_does_not_train_lora_gives_lora_no_gradient(tiny_base_di
     with model.untrained().llm_scope():  # the control's scope puts the flags back as well
         pass
     assert not any(p.requires_grad for p in lora)
+
+
+def test_each_phases_dev_objective_is_measured_when_that_phase_ends(tiny_base_dirs) -> None:
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.seeding import seed_everything
+    from components.training.trainer import train_recipe
+
+    first = {"name": "first", "steps": 3, "tasks": {"asr": 1.0}, "train": ["adapter"]}
+    second = {"name": "second", "steps": 3, "tasks": {"asr": 1.0}, "lr": 0.05, "train": ["adapter"]}
+
+    def run(phases: list[dict]):
+        params = TrainParams(batch_size=2, warmup_steps=0, lr=3e-3, phases=phases)
+        seed_everything(params.seed)
+        model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, None, params.seed)
+        examples = noise_examples(model, ["hello world", "a dog", "the quick fox"], [30000, 34000, 38000])
+        return train_recipe(model, examples, examples[:2], params, progress=False)
+
+    both = run([first, second])
+    alone = run([first])  # the same first phase, with nothing after it
+    assert both.phases[0].dev_after == alone.phases[0].dev_after
+    # the second phase moved the weights: measured after the last phase, the first would differ
+    assert both.phases[1].dev_after != both.phases[0].dev_after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from components.data.manifest import Utterance
@@ -48,10 +49,48 @@ def test_accuracy_ignores_case_and_punctuation() -> None:
     assert accuracy_scores(["movement", "the red cat"], ["Movement.", "the cat"])["accuracy"] == 0.5
 
 
-def test_paired_bootstrap_brackets_the_mean() -> None:
-    gap = paired_bootstrap([0.2, 0.1, 0.3, 0.25, 0.15] * 10)
-    assert gap["low"] <= gap["mean"] <= gap["high"] and gap["low"] > 0
+def test_shuffled_audio_comes_from_the_same_language() -> None:
+    utterances = [
+        utterance(i, f"sentence {i}").model_copy(update={"language": lang, "id": f"{lang}_{i:04d}"})
+        for i, lang in enumerate(["eng", "spa"] * 6)
+    ]
+    partners = shuffled_partners(utterances, seed=0)
+    by_id = {u.id: u for u in utterances}
+    assert len(partners) == 12
+    assert all(by_id[a].language == by_id[b].language for a, b in partners.items())
+    alone = [*utterances[:4], utterance(99, "only one").model_copy(update={"language": "fra", "id": "fra_0"})]
+    assert shuffled_partners(alone, seed=0)["fra_0"] != "fra_0"  # no other French: another language
+
+
+def test_the_paired_bootstrap_interval_matches_the_sampling_spread() -> None:
+    import numpy as np
+
+    # differences with a known spread: the 95% interval of the mean is about mean ± 1.96 σ/√n
+    values = np.random.default_rng(3).normal(0.05, 0.2, size=400)
+    gap = paired_bootstrap(values.tolist())
+    half = 1.96 * values.std() / np.sqrt(values.size)
+    assert gap["low"] == pytest.approx(values.mean() - half, abs=0.004)
+    assert gap["high"] == pytest.approx(values.mean() + half, abs=0.004)
+    assert gap["low"] < 0.05 < gap["high"] and gap["resampled"] == "utterances"
+    no_effect = paired_bootstrap((values - values.mean()).tolist())  # centred: the interval holds 0
+    assert no_effect["low"] < 0 < no_effect["high"]
     assert paired_bootstrap([])["n"] == 0
+
+
+def test_the_bootstrap_resamples_sentences_not_voices() -> None:
+    import numpy as np
+
+    # three voices per sentence say it alike: 40 sentences, not 120 independent samples
+    per_sentence = np.random.default_rng(4).normal(0.1, 0.3, size=40)
+    values = np.repeat(per_sentence, 3).tolist()
+    sentences = [f"s{i // 3}" for i in range(120)]
+    naive = paired_bootstrap(values)
+    clustered = paired_bootstrap(values, clusters=sentences)
+    assert clustered["clusters"] == 40 and clustered["resampled"] == "sentences"
+    ratio = (clustered["high"] - clustered["low"]) / (naive["high"] - naive["low"])
+    assert ratio == pytest.approx(np.sqrt(3), rel=0.15)  # √3 wider: a third of the samples
+    with pytest.raises(ValueError, match="cluster keys"):
+        paired_bootstrap(values, clusters=sentences[:-1])
 
 
 def test_the_summary_says_whether_speech_beats_each_control() -> None:
