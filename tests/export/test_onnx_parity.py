@@ -80,19 +80,39 @@ def test_onnxruntime_matches_torch_on_padded_batches(exported, cpu_session, batc
     assert float(np.abs(embeds - ref_embeds.numpy()).max()) < ATOL
 
 
-def test_asking_for_a_provider_that_cannot_activate_never_silently_falls_back(exported) -> None:
+@pytest.mark.parametrize(
+    ("activated", "opens"),
+    [
+        (["CPUExecutionProvider"], False),  # onnxruntime fell back to the CPU: refused
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], True),  # CUDA really active: opened
+    ],
+)
+def test_open_session_accepts_only_the_provider_asked_for_as_the_active_one(
+    exported, monkeypatch, activated, opens
+) -> None:
+    import onnxruntime as ort
+
     from components.export.onnx_runtime import ProviderError, open_session
 
+    asked = []
+
+    class Session:  # what onnxruntime reports back, whatever this machine's hardware
+        def __init__(self, path, sess_options=None, providers=()):
+            asked.append(list(providers))
+
+        def get_providers(self):
+            return activated
+
+    monkeypatch.setattr(ort, "InferenceSession", Session)
     _, path = exported
-    try:
-        session = open_session(path, "CUDAExecutionProvider")
-    except ProviderError as error:
-        assert "CUDAExecutionProvider" in str(error)
-        return
-    except Exception:  # onnxruntime refusing outright is also not a silent fallback
-        return
-    # Only on a machine where CUDA really works may it return, and then CUDA must be the active provider.
-    assert session.get_providers()[0] == "CUDAExecutionProvider"
+    if opens:
+        assert open_session(path, "CUDAExecutionProvider").get_providers()[0] == "CUDAExecutionProvider"
+    else:
+        with pytest.raises(
+            ProviderError, match=r"asked for CUDAExecutionProvider but .*\['CPUExecutionProvider'\]"
+        ):
+            open_session(path, "CUDAExecutionProvider")
+    assert asked == [["CUDAExecutionProvider", "CPUExecutionProvider"]]
 
 
 def test_open_session_raises_provider_error_when_cuda_falls_back_to_cpu(exported) -> None:

@@ -83,7 +83,7 @@ def test_a_phase_that_trains_lora_needs_lora_and_the_quantity_loss_needs_cif() -
         parse_params({"train": {"phases": [{**phase, "losses": {"quantity": 1.0}}]}})
 
 
-def test_the_retrain_command_applies_the_recipe_before_the_flow_runs_and_reports_what_ran(
+def test_the_retrain_command_applies_the_whole_recipe_before_the_flow_reads_params(
     tmp_path: Path, monkeypatch
 ) -> None:
     from typer.testing import CliRunner
@@ -95,11 +95,13 @@ def test_the_retrain_command_applies_the_recipe_before_the_flow_runs_and_reports
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     shutil.copy(REPO / "params.yaml", workspace / "params.yaml")
-    seen: dict = {}
+    original = load_params(workspace / "params.yaml")
+    preset = yaml.safe_load((REPO / "components" / "recipes" / "speechverse.yaml").read_text())
+    seen: list = []
 
     def flow(workspace: str, stage_timeout_s: float | None = None) -> dict:
-        seen["recipe"] = load_params(Path(workspace) / "params.yaml").recipe  # what the stages will read
-        return {"stages_run": ["targets", "train"], "registration": {"message": "registered version 7"}}
+        seen.append(load_params(Path(workspace) / "params.yaml"))  # what the stages will read
+        return {"stages_run": [], "registration": {"message": ""}}
 
     monkeypatch.setattr(cli, "apply_local_defaults", lambda _: None)  # no Prefect or MLflow state here
     monkeypatch.setattr(retrain_module, "retrain", flow)
@@ -107,14 +109,19 @@ def test_the_retrain_command_applies_the_recipe_before_the_flow_runs_and_reports
         cli.app, ["retrain", "--recipe", "speechverse", "--workspace", str(workspace)]
     )
     assert result.exit_code == 0, result.output
-    assert seen == {"recipe": "speechverse"}
-    assert "params.yaml: recipe speechverse" in result.output
-    assert "stages run: targets, train" in result.output and "registered version 7" in result.output
+    [params] = seen  # the flow ran once, on params that already hold the whole preset
+    assert params.recipe == "speechverse"
+    assert params.train.adapter.kind == preset["train"]["adapter"]["kind"] != original.train.adapter.kind
+    assert [p.name for p in params.train.phases] == [p["name"] for p in preset["train"]["phases"]]
+    assert params.targets.source == preset["targets"]["source"]
+    for section in ("prepare", "validate", "evaluate", "export", "registry"):  # the rest is the user's
+        assert getattr(params, section) == getattr(original, section), section
+    assert "none (every stage was up to date)" in result.output  # the CLI's own wording of no stages
 
     before = (workspace / "params.yaml").read_text()
     refused = CliRunner().invoke(cli.app, ["retrain", "--recipe", "salmonn", "--workspace", str(workspace)])
     assert refused.exit_code == 1 and "'salmonn' is not a recipe" in refused.output
-    assert (workspace / "params.yaml").read_text() == before and seen == {"recipe": "speechverse"}
+    assert (workspace / "params.yaml").read_text() == before and len(seen) == 1  # the flow never ran
 
 
 def test_the_real_run_shares_its_step_budget_over_the_phases() -> None:
