@@ -96,6 +96,37 @@ def accuracy_scores(
     return {"accuracy": sum(hits) / max(1, len(hits)), "n": len(hits)}
 
 
+def answer_tokens(text: str, language: str = "") -> list[str]:
+    """An answer's words as SQuAD compares them (Rajpurkar et al., 2016): normalised as for ASR, and
+    English articles dropped."""
+    words = normalise_for_asr(text, language).split()
+    return [w for w in words if w not in ("a", "an", "the")] if language == ENGLISH else words
+
+
+def qa_scores(
+    references: Sequence[str], hypotheses: Sequence[str], languages: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Spoken QA as extractive QA is scored: exact match and token F1 (the harmonic mean of token
+    precision and recall, bag of words), each averaged over questions."""
+    from collections import Counter
+
+    languages = list(languages or [""] * len(references))
+    exact, f1 = [], []
+    for reference, hypothesis, language in zip(references, hypotheses, languages, strict=True):
+        ref, hyp = answer_tokens(reference, language), answer_tokens(hypothesis, language)
+        exact.append(float(ref == hyp))
+        common = sum((Counter(ref) & Counter(hyp)).values())
+        if not ref or not hyp:
+            f1.append(float(ref == hyp))
+        elif common == 0:
+            f1.append(0.0)
+        else:
+            precision, recall = common / len(hyp), common / len(ref)
+            f1.append(2 * precision * recall / (precision + recall))
+    n = max(1, len(exact))
+    return {"exact_match": sum(exact) / n, "f1": sum(f1) / n, "n": len(exact)}
+
+
 def utterance_cer(reference: str, hypothesis: str, language: str = "") -> float:
     """One utterance's CER, normalised as :func:`asr_scores` does, for paired comparisons."""
     return asr_scores([reference], [hypothesis], [language])["cer"]
@@ -152,5 +183,5 @@ TASK_SCORERS = {
     "asr": asr_scores,
     "st": translation_scores,
     "intent": accuracy_scores,
-    "qa": accuracy_scores,
+    "qa": qa_scores,
 }

@@ -24,9 +24,9 @@ HEADLINE = {
     "asr": ("cer", True),
     "st": ("chrf", False),
     "intent": ("accuracy", False),
-    "qa": ("accuracy", False),
+    "qa": ("f1", False),
 }
-SECONDARY = {"asr": "wer", "st": "bleu"}
+SECONDARY = {"asr": "wer", "st": "bleu", "qa": "exact_match"}
 TASK_NAMES = {"asr": "ASR", "st": "translation", "intent": "intent", "qa": "spoken QA"}
 CONTROLS = ("shuffled", "untrained")
 

@@ -82,3 +82,16 @@ def test_queries_are_scored_in_their_references_language() -> None:
     assert "tok:ja-mecab" in report["st"]["speech"]["eng-jpn"]["bleu_signature"]
     markdown = format_markdown(transfer_summary(report, queries, outputs, 0), report)
     assert "whisper-normalizer" in markdown and "tok:ja-mecab" in markdown
+
+
+def test_spoken_qa_scores_exact_match_and_token_f1() -> None:
+    from components.evaluation.metrics import qa_scores
+
+    perfect = qa_scores(["The red cat."], ["red cat"], ["eng"])  # articles and punctuation do not count
+    assert perfect["exact_match"] == 1.0 and perfect["f1"] == 1.0
+    partial = qa_scores(["the red cat"], ["a red dog"], ["eng"])  # 1 of 2 words right both ways
+    assert partial["exact_match"] == 0.0 and partial["f1"] == pytest.approx(0.5)
+    assert qa_scores(["el gato"], ["gato el gato"], ["spa"])["f1"] == pytest.approx(0.8)  # P 2/3, R 1
+    assert qa_scores(["yes"], [""], ["eng"]) == {"exact_match": 0.0, "f1": 0.0, "n": 1}
+    both = qa_scores(["red cat", "blue"], ["red cat", "green"], ["eng", "eng"])
+    assert both["exact_match"] == 0.5 and both["f1"] == 0.5
