@@ -20,6 +20,7 @@ from components.data.importers.snapshot import refresh_snapshot
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
+from components.stages.evaluate import TRANSFER_REPORT
 from components.stages.pipeline import STAGES, StageRun, push, repro, stages_run
 from components.validation.render import render_markdown
 from components.validation.report import RESULTS_FILE
@@ -70,8 +71,21 @@ def validation_report_task(workspace: str) -> None:
     create_markdown_artifact(markdown, key="validation-report", description="data validation of this run")
 
 
+@task(name="evaluation-report", cache_policy=NO_CACHE)
+def evaluation_report_task(workspace: str) -> None:
+    """Attach the evaluate stage's transfer report (every condition, the paired test, how it was
+    scored) as a markdown artifact of this flow run."""
+    path = Path(workspace) / TRANSFER_REPORT
+    create_markdown_artifact(
+        f"# Zero-shot evaluation\n\n{path.read_text(encoding='utf-8')}",
+        key="evaluation-report",
+        description="speech against its controls and the text ceiling, on the test split",
+    )
+
+
 def run_stages(workspace: str, timeout: float) -> list[StageRun]:
-    """Every stage in order; the validation report is attached as soon as validate ends, pass or fail."""
+    """Every stage in order; the validation report is attached as soon as validate ends, pass or fail,
+    and the evaluation report once evaluate has written it."""
     runs = []
     for stage in STAGES:
         try:
@@ -79,6 +93,8 @@ def run_stages(workspace: str, timeout: float) -> list[StageRun]:
         finally:
             if stage == "validate":
                 validation_report_task(workspace)
+        if stage == "evaluate":
+            evaluation_report_task(workspace)
     return runs
 
 

@@ -274,8 +274,6 @@ def register_pipeline_state(
             "dvc.lock",
             "params.yaml",
             "reports/train_loss.png",
-            "reports/eval/predictions.jsonl",
-            "reports/eval/transfer.md",
         ):
             if (workspace / relative).is_file():
                 parent = Path(relative).parent.as_posix()
@@ -283,6 +281,9 @@ def register_pipeline_state(
                     str(workspace / relative), artifact_path=None if parent == "." else parent
                 )
         mlflow.log_artifacts(str(workspace / METRICS_DIR), artifact_path="metrics")
+        # predictions, the transfer report and its figures (per language and condition, intent confusion)
+        if (workspace / "reports/eval").is_dir():
+            mlflow.log_artifacts(str(workspace / "reports/eval"), artifact_path="reports/eval")
         # the validation report (results.json, data docs, probe.csv, quarantine.jsonl) of this data
         mlflow.log_artifacts(str(workspace / VALIDATION_DIR), artifact_path=VALIDATION_DIR.as_posix())
         with warnings.catch_warnings():

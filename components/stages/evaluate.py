@@ -10,6 +10,7 @@ from components.config import Params
 from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
 from components.data.state_store import load_states
 from components.evaluation.cascade import cascade_transcripts, has_speech_decoder
+from components.evaluation.plots import plot_evaluation
 from components.evaluation.transfer import format_markdown, transfer_summary
 from components.evaluation.wordings import choose_wordings, chosen_params, format_choices, unmeasurable_tasks
 from components.evaluation.zero_shot import (
@@ -78,6 +79,7 @@ def evaluate(params: Params) -> None:
     )
     write_rows(PREDICTIONS, prediction_rows(queries, outputs))
     write_text(TRANSFER_REPORT, markdown)
+    plot_evaluation(report, queries, outputs, PREDICTIONS.parent)
     write_json(
         METRICS,
         {

@@ -66,7 +66,7 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     assert {"validated-train", "validated-dev", "validated-test"} <= set(by_name)
     assert all(by_name[f"validated-{split}"] == validated_md5[:36] for split in ("train", "dev", "test"))
     # every output went to the local DVC remote, the run holds the validation report, and the flow
-    # run carries both summaries as markdown artifacts
+    # run carries the validation, evaluation and retrain reports as markdown artifacts
     remote = workspace / ".speechalign" / "dvc-remote" / "files" / "md5"
     declared = yaml.safe_load((workspace / "dvc.yaml").read_text())["stages"]
     for stage, entry in lock["stages"].items():
@@ -78,11 +78,13 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
             assert (remote / out["md5"][:2] / out["md5"][2:]).is_file(), out["path"]
     reports = {a.path for a in client.list_artifacts(run.info.run_id, "reports/validation")}
     assert "reports/validation/results.json" in reports
+    evaluation = {a.path for a in client.list_artifacts(run.info.run_id, "reports/eval")}
+    assert {"reports/eval/transfer.md", "reports/eval/asr_cer.png", "reports/eval/st_chrf.png"} <= evaluation
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as prefect:
         keys = {a.key for a in prefect.read_artifacts()}
-    assert {"validation-report", "retrain-summary"} <= keys
+    assert {"validation-report", "evaluation-report", "retrain-summary"} <= keys
     # blsp improves its own objective on held-out dev utterances over the untrained adapter
     train = json.loads((workspace / "metrics/train.json").read_text())
     for name, phase in train["phases"].items():
