@@ -17,7 +17,7 @@ from components.evaluation.metrics import (
     paired_bootstrap,
     utterance_cer,
 )
-from components.evaluation.zero_shot import CASCADE, CONDITIONS, Query
+from components.evaluation.zero_shot import CASCADES, CONDITIONS, Query
 
 # task → (headline metric, lower is better)
 HEADLINE = {
@@ -67,7 +67,7 @@ def transfer_summary(
     for task, (metric, _) in HEADLINE.items():
         if task not in report:
             continue
-        shown = (*CONDITIONS, CASCADE) if CASCADE in report[task] else CONDITIONS
+        shown = (*CONDITIONS, *(c for c in CASCADES if c in report[task]))
         figures = {condition: report[task][condition]["all"][metric] for condition in shown}
         tasks[task] = {
             "metric": metric,
@@ -82,16 +82,16 @@ def transfer_summary(
 
 def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
     """The report as a markdown table, for the terminal, the README and MLflow."""
-    cascade = any(CASCADE in row for row in summary["tasks"].values())
+    cascades = [c for c in CASCADES if any(c in row for row in summary["tasks"].values())]
     lines = [
         "| task | metric | speech (trained adapter) | control: shuffled audio | control: untrained adapter "
-        "| text input (ceiling) |" + (" cascade: encoder's own ASR → LLM |" if cascade else ""),
-        "|---|---|---|---|---|---|" + ("---|" if cascade else ""),
+        "| text input (ceiling) |" + "".join(f" {CASCADES[c]} |" for c in cascades),
+        "|---|---|---|---|---|---|" + "---|" * len(cascades),
     ]
     for task, row in summary["tasks"].items():
         scored = report[task]["speech"]["all"]  # WER is left out for languages written without spaces
         metrics = [row["metric"], *([SECONDARY[task]] if SECONDARY.get(task) in scored else [])]
-        shown = (*CONDITIONS, CASCADE) if cascade else CONDITIONS
+        shown = (*CONDITIONS, *cascades)
         for metric in metrics:
             cells = [_cell(report[task][condition]["all"][metric], metric) for condition in shown]
             if metric == row["metric"] and row["beats_shuffled"] and row["beats_untrained"]:

@@ -23,7 +23,10 @@ from components.evaluation.metrics import TASK_SCORERS
 from components.modeling.speech_llm import SpeechLLM
 
 CONDITIONS = ("speech", "shuffled", "untrained", "text")
+OWN_CASCADE = "own_asr_cascade"  # answered from the trained model's own ASR answer, given as text
 CASCADE = "cascade"  # answered from the encoder's own ASR transcript, where it has a decoder
+# the conditions beside the four, in the order reports show them, with their column headings
+CASCADES = {OWN_CASCADE: "cascade: own ASR → LLM", CASCADE: "cascade: encoder's own ASR → LLM"}
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,39 @@ def answer(
     if transcripts is not None:
         sources[CASCADE] = (trained, [transcripts[q.utterance.id] for q in queries])
     instructions = [q.instruction for q in queries]
-    return {
+    outputs = {
         # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
         condition: generate_by_length(model, instructions, inputs, params)
         for condition, (model, inputs) in tqdm(
             sources.items(), desc="zero-shot evaluation", disable=not progress
         )
     }
+    own = own_asr_cascade(trained, queries, outputs["speech"], params)
+    return {**outputs, OWN_CASCADE: own} if own is not None else outputs
+
+
+def own_asr_cascade(
+    model: SpeechLLM, queries: Sequence[Query], speech: Sequence[str], params: EvaluateParams
+) -> list[str] | None:
+    """The cascade through the model's own ears: each query answered by the LLM given, as text, what
+    the trained model answered to its utterance's ASR query (an ASR query's own answer is itself).
+    None when no ASR query was asked (nothing to cascade from)."""
+    heard = {q.utterance.id: speech[i] for i, q in enumerate(queries) if q.task == "asr"}
+    if not heard:
+        return None
+    answers = list(speech)
+    others = [i for i, q in enumerate(queries) if q.task != "asr" and q.utterance.id in heard]
+    texts = [heard[queries[i].utterance.id] for i in others]
+    for i, text in zip(
+        others,
+        generate_by_length(model, [queries[i].instruction for i in others], texts, params),
+        strict=True,
+    ):
+        answers[i] = text
+    unheard = [i for i, q in enumerate(queries) if q.task != "asr" and q.utterance.id not in heard]
+    for i in unheard:  # no ASR answer to cascade from: scored as an empty answer
+        answers[i] = ""
+    return answers
 
 
 def generate_by_length(

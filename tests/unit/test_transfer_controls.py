@@ -206,3 +206,26 @@ def test_each_condition_is_batched_shortest_first_and_answers_in_query_order(tin
     assert outputs["text"] == [str(n) for n in tokens]
     by_characters = [tokens[i] for i in sorted(range(4), key=lambda i: len(texts[i]))]
     assert [n for batch in batches[6:8] for n in batch] == by_characters  # speech, shuffled, untrained, text
+
+
+def test_the_own_asr_cascade_answers_from_the_models_own_transcription(tiny_model, monkeypatch) -> None:
+    from components.config import EvaluateParams
+    from components.evaluation.zero_shot import generate_by_length, own_asr_cascade
+
+    utterances = [utterance(i, text) for i, text in enumerate(["hello world", "the cat sat on the mat"])]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    queries += [Query(u, "st", "Translate.", "hola", "eng-spa", "spa") for u in utterances]
+    params = EvaluateParams(max_new_tokens=4, batch_size=2)
+    heard = ["numbers one two", "a dog", "(st answer)", "(st answer)"]  # the speech condition's answers
+    expected = generate_by_length(tiny_model, ["Translate."] * 2, heard[:2], params)
+    read: list[list[str]] = []  # what the LLM is given in the slot
+    real_text_slots = type(tiny_model).text_slots
+    monkeypatch.setattr(
+        type(tiny_model),
+        "text_slots",
+        lambda self, texts: read.append(list(texts)) or real_text_slots(self, texts),
+    )
+    own = own_asr_cascade(tiny_model, queries, heard, params)
+    assert own[:2] == heard[:2]  # an ASR query's cascade answer is the model's own transcription
+    assert sorted(read) == [sorted(heard[:2])] and own[2:] == expected  # translated from what it heard
+    assert own_asr_cascade(tiny_model, queries[2:], heard[2:], params) is None  # no ASR asked: no row
