@@ -131,6 +131,12 @@ def import_corpus(
         + f"; {', '.join(f'{split} {splits[split]}' for split in SPLITS)}"
         + f"; languages {', '.join(f'{code} {count}' for code, count in sorted(languages.items()))}"
     )
+    canonicalised = sum(row.canonicalised for row in rows)
+    if canonicalised:
+        typer.echo(
+            f"{canonicalised} transcripts canonicalised: Unicode NFC, invisible characters removed, "
+            "spaces collapsed"
+        )
     for warning in corpus_warnings(rows, seconds, duration_limits(params)):
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo(f"{params_path}: prepare.corpus = kind {kind}, source {corpus['source']}")

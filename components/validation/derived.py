@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components.data.text import canonical_text, is_blank
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -61,10 +63,11 @@ def chars_per_second(frame: pd.DataFrame) -> pd.Series:
 
 
 def normalize_text(text: Any) -> str | None:
-    """Transcripts compared for leakage: case and spacing do not make a sentence new."""
-    if not isinstance(text, str) or not text.strip():
+    """Transcripts compared for leakage: the canonical text (see ``data.text``), case-folded; case,
+    spacing, Unicode normalisation and invisible characters do not make a sentence new."""
+    if not isinstance(text, str) or is_blank(text):
         return None
-    return " ".join(text.casefold().split())
+    return canonical_text(text).casefold()
 
 
 def normalize_speaker(speaker: Any) -> str | None:

@@ -161,9 +161,9 @@ def _text_rules(params: ValidateParams) -> list[Any]:
             "ExpectColumnValuesToMatchRegex",
             "text_not_blank",
             WARNING,
-            "transcript is not only whitespace",
+            "transcript holds a letter or digit",
             column="text",
-            regex=r"\S",
+            regex=r"[^\W_]",  # a letter or digit: not only spaces, punctuation, symbols or invisibles
         ),
         is_true("text_utf8", UTF8_COLUMN, WARNING, "manifest line is valid UTF-8"),
         rule(

@@ -468,3 +468,31 @@ def test_cli_import_failures_are_one_line_and_leave_params_unchanged(tmp_path: P
     assert result.exit_code == 1
     assert f"{source / 'dev.tsv'}:2: audio file not found" in result.output
     assert (workspace / "params.yaml").read_text(encoding="utf-8") == before
+
+
+def test_transcripts_are_canonicalised_on_import(tmp_path: Path) -> None:
+    import json
+    import unicodedata
+
+    from components.data.text import canonical_text, is_blank
+
+    source, _ = make_jsonl(tmp_path / "source")
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    records[0]["text"] = unicodedata.normalize("NFD", "  Café\u200b  crème\u00ad\tbrûlée\u2060 ")
+    records[0]["translation"] = {"fr": "le\u200b  café"}
+    records[1]["text"] = "می\u200cخواهم"  # Persian: the zero-width non-joiner is spelling, kept
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    rows = {r.id: r for r in scan_corpus("jsonl", source)}
+    first, second = rows[records[0]["id"]], rows[records[1]["id"]]
+    assert first.text == "Café crème brûlée" == unicodedata.normalize("NFC", first.text)
+    assert first.translation == {"fra": "le café"} and first.canonicalised
+    assert second.text == "می\u200cخواهم" and not second.canonicalised
+    assert sum(r.canonicalised for r in rows.values()) == 1
+
+    result = invoke("jsonl", str(source), "--workspace", str(workspace_with_params(tmp_path)))
+    assert result.exit_code == 0 and "1 transcripts canonicalised" in result.output, result.output
+
+    assert canonical_text("a\u200bb\x07c") == "ab c"  # a control character is a space, not glued
+    for blank in ("", "   ", "\u200b\u200b", "?!… — ¿¡", "***"):
+        assert is_blank(blank), blank
+    assert not is_blank("¿Qué?") and not is_blank("42") and not is_blank("猫")

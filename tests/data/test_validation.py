@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ BROKEN = {
     "spkleak": "speaker_leak",
     "mumble": "chars_per_second",
     "silent": "audio_silent",
+    # text that only looks right
+    "nfdleak": "transcript_leak",  # a train transcript in test, differing only in Unicode normalisation
+    "zwsp": "text_not_blank",  # zero-width spaces only
+    "symbols": "text_not_blank",  # punctuation and symbols only: no letter or digit
 }
 
 
@@ -78,6 +83,12 @@ def broken_rows(corpus) -> list[dict]:
         corpus.good("spkleak", "test", speaker="spk1"),
         corpus.good("mumble", text="far too many words for one second of audio " * 5),
         corpus.row("silent"),
+        corpus.good("cafe", language="fra", text="café crème brûlée"),  # clean: a train row
+        corpus.good(
+            "nfdleak", "test", language="fra", text=unicodedata.normalize("NFD", "café crème brûlée")
+        ),
+        corpus.good("zwsp", "dev", text="\u200b\u200b\u200b"),
+        corpus.good("symbols", "dev", text="?! … — ¿¡"),
     ]
 
 

@@ -18,6 +18,7 @@ from typing import BinaryIO, ClassVar
 
 from components.data.languages import iso639_3
 from components.data.manifest import utf8_text
+from components.data.text import canonical_text
 
 # Where an utterance's audio is: a file to decode, or a callable that opens its bytes (e.g. a dataset cell).
 AudioSource = Path | Callable[[], BinaryIO]
@@ -89,6 +90,7 @@ class SourceRow:
     intent: str | None = None
     question: str | None = None
     answer: str | None = None
+    canonicalised: bool = False  # the transcript was changed beyond trimming (see data.text)
 
     def describe_audio(self) -> str:
         return str(self.audio) if isinstance(self.audio, Path) else f"the audio of {self.origin}"
@@ -134,14 +136,14 @@ def translation_of(value: object, origin: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, Mapping):
         raise CorpusError(f"{origin}: translation must be a mapping of language code to text, got {value!r}")
-    return {language_of(code, origin): str(text) for code, text in value.items()}
+    return {language_of(code, origin): canonical_text(str(text)) for code, text in value.items()}
 
 
 def optional_text(value: object) -> str | None:
     """Tables spell "no value" as an empty cell; the manifest leaves the field out."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = canonical_text(str(value))
     return text or None
 
 
@@ -215,7 +217,8 @@ def make_row(
     return SourceRow(
         id=uid,
         audio=audio,
-        text=str(text).strip(),
+        text=canonical_text(str(text)),
+        canonicalised=canonical_text(str(text)) != str(text).strip(),
         language=language_of(fields.get("language"), origin, default_language),
         split=split_of(fields.get("split"), origin),
         origin=origin,
