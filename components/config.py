@@ -224,6 +224,8 @@ class ValidateParams(Section):
     min_chars_per_second: float = Field(2.0, ge=0)
     max_chars_per_second: float = Field(35.0, gt=0)
     min_peak: float = Field(0.001, ge=0, le=1)
+    max_peak: float = Field(4.0, gt=0)  # float audio past this (12 dB over full scale) is not a recording
+    max_clipped_share: float = Field(0.1, ge=0, le=1)
     duration_tolerance_s: float = Field(0.05, ge=0)
     max_quarantine_share: float = Field(0.05, ge=0, le=1)
     audio: AudioPolicy = AudioPolicy()

@@ -19,15 +19,25 @@ def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
 
 
 def decode_audio(path: str | Path | BinaryIO) -> tuple[np.ndarray, int]:
-    """The file as it is: float32 samples (frames, channels) and its own sample rate."""
+    """The file as it is: float32 samples (frames, channels) and its own sample rate.
+
+    Raises AudioError naming the file when it does not decode or holds non-finite samples.
+    """
     import soundfile as sf
 
     stream = hasattr(path, "read")
+    label = getattr(path, "name", "audio stream") if stream else path
     try:
         data, rate = sf.read(path if stream else str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        label = getattr(path, "name", "audio stream") if stream else path
         raise AudioError(f"{label}: cannot decode audio ({exc})") from None
+    non_finite = int(np.count_nonzero(~np.isfinite(data)))
+    if non_finite:
+        # refused, not repaired: resampling would spread one NaN over its neighbours, and writing it
+        # as PCM would turn it into a full-scale sample that was never recorded
+        raise AudioError(
+            f"{label}: {non_finite} of {data.size} samples are not finite (NaN or ±inf): not sound"
+        )
     return data, int(rate)
 
 

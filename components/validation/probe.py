@@ -33,10 +33,13 @@ PROBE_COLUMNS = (
     "audio_duration_s",
     "audio_peak",
     "audio_rms",
+    "audio_non_finite",
+    "audio_clipped_share",
+    "audio_constant",
     "audio_error",
 )
-INT_COLUMNS = ("audio_sample_rate", "audio_channels")
-BOOL_COLUMNS = ("audio_exists", "audio_decodable")
+INT_COLUMNS = ("audio_sample_rate", "audio_channels", "audio_non_finite")
+BOOL_COLUMNS = ("audio_exists", "audio_decodable", "audio_constant")
 MAX_WORKERS = 8
 MIN_FILES_PER_WORKER = 64  # below this, starting a worker costs more than it saves
 

@@ -18,7 +18,7 @@ from components.validation.audio_facts import AudioFacts
 
 CACHE_FILE = "probes.sqlite"
 # Bump when decode_facts measures differently, so facts cached by an older probe are not reused.
-PROBE_VERSION = "1"
+PROBE_VERSION = "2"  # 2: non-finite count, clipped share, constant signal
 FACT_COLUMNS = tuple(f.name for f in fields(AudioFacts))
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -91,7 +91,9 @@ class ProbeCache:
         if version is None or version[0] != PROBE_VERSION:
             with db:
                 db.execute("DELETE FROM files")
-                db.execute("DELETE FROM facts")
+                # an older probe's facts table has other columns: it is rebuilt, not emptied
+                db.execute("DROP TABLE IF EXISTS facts")
+                db.execute(SCHEMA[2])
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('probe_version', ?)", (PROBE_VERSION,))
         return db
 

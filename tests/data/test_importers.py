@@ -496,3 +496,21 @@ def test_transcripts_are_canonicalised_on_import(tmp_path: Path) -> None:
     for blank in ("", "   ", "\u200b\u200b", "?!… — ¿¡", "***"):
         assert is_blank(blank), blank
     assert not is_blank("¿Qué?") and not is_blank("42") and not is_blank("猫")
+
+
+def test_import_refuses_audio_whose_samples_are_not_finite(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    source, _ = make_jsonl(tmp_path / "source")
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    audio = source.parent / records[0]["audio"]
+    wave = np.full((22050, 2), 0.1, dtype=np.float32)
+    wave[100, 0] = np.nan  # one NaN: resampling would smear it, PCM would write it as full scale
+    sf.write(audio, wave, 22050, subtype="FLOAT")
+    data = tmp_path / "data"
+    with pytest.raises(CorpusError, match=rf"id {records[0]['id']}\).*1 of 44100 samples are not finite"):
+        import_corpus(CorpusParams(kind="jsonl", source=str(source)), 16000, data, progress=False)
+    assert not (data / "audio").exists()  # nothing half-written

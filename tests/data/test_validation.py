@@ -46,7 +46,34 @@ BROKEN = {
     "nfdleak": "transcript_leak",  # a train transcript in test, differing only in Unicode normalisation
     "zwsp": "text_not_blank",  # zero-width spaces only
     "symbols": "text_not_blank",  # punctuation and symbols only: no letter or digit
+    # audio whose samples are not sound (float WAVs)
+    "onenan": "audio_finite",  # one NaN among real samples
+    "allnan": "audio_finite",  # nothing but NaN
+    "huge": "audio_magnitude",  # samples of 1e30
+    "clipped": "audio_clipped",  # most samples at full scale
+    "dc": "audio_constant",  # one constant non-zero value
 }
+
+
+def float_wav(corpus, uid: str, wave) -> None:
+    """A 1-second 32-bit float WAV holding ``wave`` as it is: no PCM conversion to clip or repair it."""
+    import soundfile as sf
+
+    sf.write(corpus.root / "audio" / f"{uid}.wav", wave.astype("float32"), 16000, subtype="FLOAT")
+
+
+def unsound_rows(corpus) -> list[dict]:
+    import numpy as np
+
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)
+    with_nan = tone.copy()
+    with_nan[8000] = np.nan
+    float_wav(corpus, "onenan", with_nan)
+    float_wav(corpus, "allnan", np.full(16000, np.nan))
+    float_wav(corpus, "huge", tone * 1e30)
+    float_wav(corpus, "clipped", np.clip(tone * 50, -1.0, 1.0))
+    float_wav(corpus, "dc", np.full(16000, 0.25))
+    return [corpus.row(uid, "dev") for uid in ("onenan", "allnan", "huge", "clipped", "dc")]
 
 
 def broken_rows(corpus) -> list[dict]:
@@ -107,7 +134,7 @@ def clean_run(new_corpus):
 @pytest.fixture(scope="module")
 def broken_run(new_corpus):
     corpus = new_corpus("broken")
-    corpus.write(corpus.clean_rows() + broken_rows(corpus))
+    corpus.write(corpus.clean_rows() + broken_rows(corpus) + unsound_rows(corpus))
     add_invalid_utf8_row(corpus)
     return corpus.validate(STRICT), corpus
 
@@ -186,6 +213,7 @@ def test_severities_follow_the_policy(broken_run) -> None:
     critical |= {"audio_in_root", "audio_exists", "transcript_leak", "speaker_leak", "duration_matches"}
     warning = {"audio_decodable", "audio_too_short", "text_length", "text_utf8", "audio_unique"}
     warning |= {"chars_per_second", "audio_silent", "text_not_blank"}
+    warning |= {"audio_finite", "audio_magnitude", "audio_clipped", "audio_constant"}
     assert {r for r, s in severity.items() if s == "critical"} == critical
     assert {r for r, s in severity.items() if s == "warning"} == warning
 
@@ -210,6 +238,13 @@ def test_probe_measures_the_files(broken_run) -> None:
     assert len(probe.loc["ok1", "audio_sha256"]) == 64
     assert probe.loc["copy", "audio_duplicate_of"] == "ok1"
     assert probe.loc["ok0", "manifest_row"] == "train.jsonl:1"
+    assert probe.loc["onenan", "audio_non_finite"] == 1 and probe.loc["allnan", "audio_non_finite"] == 16000
+    assert probe.loc["ok0", "audio_non_finite"] == 0 and probe.loc["onenan", "audio_peak"] == pytest.approx(
+        0.3, 1e-3
+    )
+    assert probe.loc["huge", "audio_peak"] > 1e29
+    assert probe.loc["clipped", "audio_clipped_share"] > 0.9 and probe.loc["ok0", "audio_clipped_share"] == 0
+    assert probe.loc["dc", "audio_constant"] and not probe.loc["silent", "audio_constant"]
 
 
 def test_invalid_utf8_is_flagged_on_its_row_not_the_file(broken_run) -> None:

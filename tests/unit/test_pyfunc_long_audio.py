@@ -67,3 +67,26 @@ def test_over_long_or_empty_audio_is_refused_by_row_and_file(tiny_model, tmp_pat
     table = pd.DataFrame({"audio": [empty_path], "instruction": ["Repeat."]})
     with pytest.raises(AudioError, match=r"row 0 \(.*empty\.wav\): the audio has no samples"):
         _served(tiny_model, "split").predict(None, table)
+
+
+@pytest.mark.parametrize("bad", ["one", "all", "inf"])
+def test_audio_with_non_finite_samples_is_refused_by_name(tiny_model, tmp_path: Path, bad: str) -> None:
+    import pandas as pd
+    import soundfile as sf
+
+    from components.data.audio import AudioError, load_audio
+
+    rate = tiny_model.feature_extractor.sampling_rate
+    wave = np.random.default_rng(0).standard_normal(rate).astype(np.float32) * 0.1
+    if bad == "all":
+        wave[:] = np.nan
+    else:
+        wave[rate // 2] = np.nan if bad == "one" else np.inf
+    path = tmp_path / f"{bad}.wav"
+    sf.write(path, wave, rate, subtype="FLOAT")
+    count = rate if bad == "all" else 1
+    with pytest.raises(AudioError, match=rf"{bad}\.wav: {count} of {rate} samples are not finite"):
+        load_audio(path, rate)
+    table = pd.DataFrame({"audio": [str(path)], "instruction": ["Repeat."]})
+    with pytest.raises(AudioError, match="not finite"):  # the registered model answers nothing for it
+        _served(tiny_model, "split").predict(None, table)
