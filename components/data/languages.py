@@ -1,9 +1,12 @@
 """Language codes: every manifest speaks ISO 639-3; corpora label their speech in many conventions.
 
 ``iso639_3`` turns what corpora write (ISO 639-1 ``en``, locales ``en-US``/``en_us``, ISO 639-2/B
-``fre``/``ger``, ISO 639-3 ``eng``) into the one code the pipeline compares; ``language_name`` gives
-its English name. ``langcodes`` owns the IANA registry, its aliases and names, so no table of codes or
-names is kept here.
+``fre``/``ger``, ISO 639-3 ``eng`` or ``tok``, English names ``English``) into the one code the pipeline
+compares; ``language_name`` gives its English name. ``langcodes`` owns the IANA registry, its locales,
+aliases and names; ``python-iso639`` owns the current ISO 639-3 tables (codes added since the IANA
+registry langcodes ships, such as ``tok``, and the reference names). No table of codes or names is
+kept here, except :data:`LOCALE_LANGUAGES`: corpus locales whose language subtag names another
+language than their speech.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ def language_name(code: str) -> str:
     if code in names:  # as given: tgl is Tagalog, though langcodes would normalise it to fil (Filipino)
         return names[code]
     iso = iso639_3(code)
+    if iso not in names and iso_table_code(iso) == iso:  # newer than the IANA registry (tok)
+        from iso639 import Language
+
+        return Language.from_part3(iso).name
     if iso not in names:
         raise ValueError(
             f"unknown language code {code!r}: {iso} is a special or private-use code that names no"
@@ -54,24 +61,53 @@ def language_name(code: str) -> str:
     return names[iso]
 
 
+# Locales whose language subtag is not the language spoken: Common Voice's zh-HK is Cantonese, which
+# the subtag alone would read as the Chinese macrolanguage (zho). Keys are lower case, "-"-separated.
+LOCALE_LANGUAGES = {"zh-hk": "yue"}
+
+
 @cache
 def iso639_3(code: str) -> str:
-    """The ISO 639-3 code of a language code or locale; ``ValueError`` naming the code if it is unknown.
+    """The ISO 639-3 code of a language code, an English language name or a locale; ``ValueError``
+    naming the code if it is unknown.
 
-    Region, script and variant subtags are dropped: the manifest records the language, not the locale.
+    In order: a locale of :data:`LOCALE_LANGUAGES`; a code or English name (any case) in the current
+    ISO 639 tables; a locale by its language subtag (region, script and variant dropped: the manifest
+    keeps the original locale beside the code). Codes for no particular language (``und``, ``mul``)
+    are not languages of speech.
     """
     import langcodes
 
+    text = code.strip()
+    if text.lower().replace("_", "-") in LOCALE_LANGUAGES:
+        return LOCALE_LANGUAGES[text.lower().replace("_", "-")]
+    found = iso_table_code(text)
+    if found:
+        return found
     try:
-        language = langcodes.Language.get(code.strip()).language
-        if (
-            language
-            and re.fullmatch(r"[a-z]{2,3}", language)
-            and langcodes.Language.make(language).is_valid()
-        ):
-            return langcodes.Language.make(language).to_alpha3()
+        language = langcodes.Language.get(text).language
+        if language and re.fullmatch(r"[a-z]{2,3}", language):
+            if langcodes.Language.make(language).is_valid():
+                return langcodes.Language.make(language).to_alpha3()
+            if found := iso_table_code(language):  # a code newer than langcodes' registry, e.g. tok-x-...
+                return found
     except (ValueError, LookupError):
         pass
     raise ValueError(
-        f"unknown language code {code!r} (expected an ISO 639 code or a locale, e.g. en, en-US, fra)"
+        f"unknown language code {code!r} (expected an ISO 639 code, a locale or an English language name,"
+        " e.g. en, en-US, fra, English)"
     )
+
+
+def iso_table_code(text: str) -> str | None:
+    """The ISO 639-3 code ``text`` names in python-iso639's tables (a code of any part, or a reference
+    name in any case), or None; special codes (``und``, ``mul``, ``zxx``, ``mis``) give None."""
+    from iso639 import Language, LanguageNotFoundError
+
+    for candidate in dict.fromkeys((text, text.lower(), text.title())):
+        try:
+            language = Language.match(candidate)
+        except LanguageNotFoundError:
+            continue
+        return language.part3 if language.scope != "S" else None
+    return None

@@ -38,6 +38,7 @@ class Utterance(BaseModel):
     question: str | None = None
     answer: str | None = None
     speaker: str | None = None
+    locale: str | None = None  # the corpus's own language label, where it is not ``language`` itself
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,7 @@ def test_language_codes_normalise_to_iso639_3(code: str, iso: str) -> None:
     assert iso639_3(code) == iso
 
 
-@pytest.mark.parametrize("code", ["xx", "zzz", "english", "", "und", "x-private"])
+@pytest.mark.parametrize("code", ["xx", "zzz", "Klingonish", "", "und", "x-private"])
 def test_unknown_language_codes_are_rejected_by_name(code: str) -> None:
     with pytest.raises(ValueError, match=f"unknown language code {code!r}"):
         iso639_3(code)
@@ -514,3 +514,20 @@ def test_import_refuses_audio_whose_samples_are_not_finite(tmp_path: Path) -> No
     with pytest.raises(CorpusError, match=rf"id {records[0]['id']}\).*1 of 44100 samples are not finite"):
         import_corpus(CorpusParams(kind="jsonl", source=str(source)), 16000, data, progress=False)
     assert not (data / "audio").exists()  # nothing half-written
+
+
+def test_languages_as_corpora_label_them_keep_their_locale(tmp_path: Path) -> None:
+    import json
+
+    source, _ = make_jsonl(tmp_path / "source")
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    labels = ["English", "en-US", "tok", "zh-HK"][: len(records)]
+    for record, label in zip(records, labels, strict=False):
+        record["language"] = label
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    data = tmp_path / "data"
+    import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, data, progress=False)
+    rows = {u.id: u for split in SPLITS for u in read_manifest(split, data / "manifests")}
+    found = [(rows[r["id"]].language, rows[r["id"]].locale) for r in records[: len(labels)]]
+    expected = [("eng", "English"), ("eng", "en-US"), ("tok", None), ("yue", "zh-HK")]
+    assert found == expected[: len(records)] and len(found) >= 3

@@ -91,6 +91,7 @@ class SourceRow:
     question: str | None = None
     answer: str | None = None
     canonicalised: bool = False  # the transcript was changed beyond trimming (see data.text)
+    locale: str | None = None  # the row's own language label (en-US, English), where not the code
 
     def describe_audio(self) -> str:
         return str(self.audio) if isinstance(self.audio, Path) else f"the audio of {self.origin}"
@@ -214,12 +215,15 @@ def make_row(
     text = fields.get("text")
     if text is None:
         raise CorpusError(f"{origin} (id {uid}): no transcript given")
+    language = language_of(fields.get("language"), origin, default_language)
+    label = optional_text(fields.get("language"))
     return SourceRow(
         id=uid,
         audio=audio,
         text=canonical_text(str(text)),
         canonicalised=canonical_text(str(text)) != str(text).strip(),
-        language=language_of(fields.get("language"), origin, default_language),
+        language=language,
+        locale=label if label not in (None, language) else None,
         split=split_of(fields.get("split"), origin),
         origin=origin,
         translation=translation_of(fields.get("translation"), origin),

@@ -113,6 +113,7 @@ def write_corpus(
                 question=row.question,
                 answer=row.answer,
                 speaker=row.speaker,
+                locale=row.locale,
             )
 
         def attempt(row: SourceRow) -> Utterance | str:
