@@ -183,8 +183,13 @@ def predict(
             break
         else:
             fail(f"{name} has neither a champion nor a challenger alias; pass --model")
+    from mlflow.exceptions import MlflowException
+
     loaded = mlflow.pyfunc.load_model(model)
-    answer = loaded.predict(pd.DataFrame({"audio": [str(audio.resolve())], "instruction": [instruction]}))
+    try:
+        answer = loaded.predict(pd.DataFrame({"audio": [str(audio.resolve())], "instruction": [instruction]}))
+    except (ValueError, MlflowException) as exc:  # the audio or the instruction, in the model's one line
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     typer.echo(answer[0])
 
 

@@ -64,13 +64,27 @@ def resample_wave(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndar
 
 
 def fit_duration(
-    waveform: np.ndarray, sample_rate: int, max_seconds: float, too_long: str, label: str
+    waveform: np.ndarray,
+    sample_rate: int,
+    max_seconds: float,
+    too_long: str,
+    label: str,
+    min_seconds: float = 0.0,
 ) -> list[np.ndarray]:
     """The pieces a model reading at most ``max_seconds`` answers for one clip: the clip itself, or
-    under ``too_long="split"`` its :func:`split_audio` chunks; ``"reject"`` raises, naming ``label``."""
+    under ``too_long="split"`` its :func:`split_audio` chunks; ``"reject"`` raises, naming ``label``.
+
+    A clip shorter than ``min_seconds`` (the encoder's shortest input) is refused, never padded: an
+    answer to a few milliseconds of sound would be an answer to the padding.
+    """
     if not len(waveform):
         raise AudioError(f"{label}: the audio has no samples")
     seconds = len(waveform) / sample_rate
+    if seconds < min_seconds:
+        raise AudioError(
+            f"{label}: {seconds:.3f} s of audio is shorter than the {min_seconds:g} s the encoder"
+            " reads at least"
+        )
     if seconds <= max_seconds:
         return [waveform]
     if too_long == "split":

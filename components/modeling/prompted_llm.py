@@ -58,6 +58,11 @@ class PromptedLLM(nn.Module):
         """The prompt layout in use, as records name it (see :func:`prompts.prompt_record`)."""
         return prompt_record(self.tokenizer, self.template, self.system_prompt)
 
+    def prompt_tokens(self, instruction: str) -> int:
+        """Tokens of the prompt around the slot for ``instruction`` (template, system turn)."""
+        ids = prompt_ids(self.tokenizer, instruction, self.template, self.system_prompt)
+        return len(ids.prefix) + len(ids.suffix)
+
     def text_slots(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token embeddings of transcripts, placed where speech would go."""
         table = self.llm.get_input_embeddings()

@@ -359,6 +359,12 @@ class SpeechLLM(PromptedLLM):
         spec = self.speech.encoder.input_spec()
         return spec.max_frames / spec.frames_per_second
 
+    @property
+    def min_input_seconds(self) -> float:
+        """The shortest clip the encoder reads (its fewest input frames), in seconds."""
+        spec = self.speech.encoder.input_spec()
+        return spec.min_frames / spec.frames_per_second
+
     def features(self, waveforms: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         return collate_features([extract_features(self.feature_extractor, w) for w in waveforms])
 

@@ -45,12 +45,21 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
 
         max_new_tokens = int((params or {}).get("max_new_tokens", self.max_new_tokens))
         rate = self.model.feature_extractor.sampling_rate
-        limit = self.model.max_input_seconds
+        limit, shortest = self.model.max_input_seconds, self.model.min_input_seconds
+        context = getattr(self.model.llm.config, "max_position_embeddings", None)
         rows, pieces, instructions = [], [], []
         requests = zip(model_input["audio"], model_input["instruction"], strict=True)
         for row, (path, instruction) in enumerate(requests):
             label = f"row {row} ({path})"
-            for piece in fit_duration(load_audio(str(path), rate), rate, limit, self.too_long, label):
+            prompt = self.model.prompt_tokens(instruction)
+            if context is not None and prompt + max_new_tokens > context:
+                raise ValueError(
+                    f"row {row}: the instruction's prompt takes {prompt} tokens; with up to"
+                    f" {max_new_tokens} new tokens (and the speech) it passes the LLM's context of"
+                    f" {context} tokens"
+                )
+            waveform = load_audio(str(path), rate)
+            for piece in fit_duration(waveform, rate, limit, self.too_long, label, min_seconds=shortest):
                 rows.append(row)
                 pieces.append(piece)
                 instructions.append(instruction)

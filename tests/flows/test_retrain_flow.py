@@ -126,6 +126,21 @@ def test_predict_with_the_registered_model_matches_the_workspace_model(workspace
     assert result.output.rstrip("\n") == expected
 
 
+@pytest.mark.parametrize("bad", ["short", "nan"])
+def test_predict_refuses_bad_audio_in_one_line(workspace: Path, tmp_path: Path, bad: str) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    wave = np.full(160 if bad == "short" else 16000, np.nan if bad == "nan" else 0.1, dtype=np.float32)
+    audio = tmp_path / f"{bad}.wav"
+    sf.write(audio, wave, 16000, subtype="FLOAT")
+    result = invoke("predict", str(audio), "--instruction", "Repeat.", "--workspace", str(workspace))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("speechalign: error: ") and audio.name in lines[0], lines
+    assert ("shorter than" if bad == "short" else "not finite") in lines[0]
+
+
 def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace: Path) -> None:
     result = speechalign(workspace, "retrain")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -90,3 +90,33 @@ def test_audio_with_non_finite_samples_is_refused_by_name(tiny_model, tmp_path: 
     table = pd.DataFrame({"audio": [str(path)], "instruction": ["Repeat."]})
     with pytest.raises(AudioError, match="not finite"):  # the registered model answers nothing for it
         _served(tiny_model, "split").predict(None, table)
+
+
+def test_a_clip_shorter_than_the_encoder_reads_is_refused_by_rule(tiny_model, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from components.data.audio import AudioError
+
+    rate = tiny_model.feature_extractor.sampling_rate
+    shortest = tiny_model.min_input_seconds
+    assert 0 < shortest < 1
+    tiny = _wav(tmp_path / "ten_ms.wav", 0.01, rate, seed=2)
+    table = pd.DataFrame({"audio": [tiny], "instruction": ["Repeat."]})
+    with pytest.raises(
+        AudioError, match=rf"ten_ms.wav\): 0.010 s of audio is shorter than the {shortest:g} s"
+    ):
+        _served(tiny_model, "split").predict(None, table)
+    enough = _wav(tmp_path / "enough.wav", shortest, rate, seed=3)  # exactly the shortest: answered
+    assert len(_served(tiny_model, "split").predict(None, table.assign(audio=[enough]))) == 1
+
+
+def test_an_instruction_past_the_llms_context_is_refused(tiny_model, tmp_path: Path) -> None:
+    import pandas as pd
+
+    context = tiny_model.llm.config.max_position_embeddings
+    clip = _wav(tmp_path / "clip.wav", 1.0, tiny_model.feature_extractor.sampling_rate, seed=4)
+    table = pd.DataFrame({"audio": [clip], "instruction": ["the cat " * context]})
+    with pytest.raises(
+        ValueError, match=rf"row 0: the instruction's prompt takes \d+ tokens; .* context of {context}"
+    ):
+        _served(tiny_model, "split").predict(None, table)
