@@ -36,7 +36,9 @@ def cascade_transcripts(
     """Utterance id → the decoder's greedy transcript, its language forced to the row's own.
 
     Clips are batched per language in manifest order; each is at most one window (validation sets
-    longer ones aside), which Whisper's feature extractor pads to, as its decoder expects.
+    longer ones aside), which Whisper's feature extractor pads to, as its decoder expects. The cascade
+    is a baseline, not the model under test: it runs in float32 whatever autocast surrounds it (and
+    Whisper's log-mel features cannot be computed in bf16).
     """
     import torch
     from tqdm import tqdm
@@ -58,8 +60,8 @@ def cascade_transcripts(
     transcripts: dict[str, str] = {}
     for language, batch in tqdm(batches, desc="cascade: transcribing"):
         audio = [load_audio(Path(data_root) / utt.audio, rate) for utt in batch]
-        features = processor.feature_extractor(audio, sampling_rate=rate, return_tensors="pt")
-        with torch.inference_mode():
+        with torch.autocast("cpu", enabled=False), torch.inference_mode():
+            features = processor.feature_extractor(audio, sampling_rate=rate, return_tensors="pt")
             ids = model.generate(
                 features.input_features,
                 language=whisper_language(language),

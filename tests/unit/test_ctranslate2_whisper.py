@@ -329,3 +329,23 @@ def test_int8_weights_are_dequantized_with_their_row_scales(tmp_path: Path, orig
             assert not torch.equal(got[name], value), name  # it really went through int8
         else:
             assert torch.equal(got[name], value), name
+
+
+def test_the_cascade_transcribes_in_float32_inside_a_bf16_evaluation(tmp_path: Path, original) -> None:
+    import soundfile as sf
+
+    from components.checkpoints.ctranslate2_whisper import convert_ctranslate2_whisper
+    from components.compute import precision_scope
+    from components.data.manifest import Utterance
+    from components.evaluation.cascade import cascade_transcripts
+
+    convert_ctranslate2_whisper(write_ct2_dir(tmp_path / "ct2", original), tmp_path / "hf")
+    audio = np.random.default_rng(1).uniform(-0.5, 0.5, 16000).astype(np.float32)
+    sf.write(tmp_path / "clip.wav", audio, 16000)
+    clip = Utterance(
+        id="u1", audio="clip.wav", language="eng", text="abc", duration_s=1.0, sample_rate=16000, split="test"
+    )
+    fp32 = cascade_transcripts(str(tmp_path / "hf"), [clip], tmp_path)
+    with precision_scope("bf16"):  # evaluate.precision: bf16 surrounds the whole stage
+        inside = cascade_transcripts(str(tmp_path / "hf"), [clip], tmp_path)
+    assert inside == fp32 and set(inside) == {"u1"}
