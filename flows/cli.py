@@ -76,9 +76,9 @@ def retrain(
     try:
         result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
     except StageFailed as exc:
-        fail(f"{exc}\nnothing was registered")
+        fail(f"{exc}; nothing was registered")
     except CorpusError as exc:
-        fail(f"prepare.corpus: {exc}\nno stage ran and nothing was registered")
+        fail(f"prepare.corpus: {exc}; no stage ran and nothing was registered")
     ran = result["stages_run"]
     typer.echo("")
     typer.echo(f"stages run: {', '.join(ran) if ran else 'none (every stage was up to date)'}")

@@ -99,6 +99,19 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
     finally:
         reader.join(timeout=5)
     if code != 0:
+        failed = f"stage {stage}: dvc {' '.join(args)} exited with {code}"
+        if echo:  # the output is on the console already: one line, with the stage's own error lines
+            raise StageFailed(f"{failed}: {error_summary(list(tail))}")
         last = "\n".join(list(tail)[-12:])
-        raise StageFailed(f"stage {stage}: dvc {' '.join(args)} exited with {code}\n{last}")
+        raise StageFailed(f"{failed}\n{last}")
     return StageRun(stage, round(time.perf_counter() - start, 2), tuple(ran))
+
+
+def error_summary(lines: list[str]) -> str:
+    """What a failed stage said it failed on, in one line: its own ``…: error: …`` lines (a bad input,
+    named by the stage), else its last line that is not DVC's (a crash's exception)."""
+    errors = [line.strip() for line in lines if ": error: " in line and not line.startswith("ERROR:")]
+    if errors:
+        return "; ".join(dict.fromkeys(errors))
+    own = [line.strip() for line in lines if line.strip() and not line.startswith("ERROR:")]
+    return own[-1] if own else "no output"

@@ -164,6 +164,7 @@ def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, wo
         retrain(workspace=str(workspace))
     assert "stage validate" in str(failure.value)
     assert "spa_" in str(failure.value)  # the offending utterance ids are named
+    assert "\n" not in str(failure.value)  # one line: the stage's table was printed once, above
     assert (targets.read_bytes(), targets.stat().st_mtime_ns) == targets_before  # not even re-written
     assert yaml.safe_load((workspace / "dvc.lock").read_text())["stages"]["targets"] == locked_before
     versions = registry(workspace).search_model_versions("name='speechalign'")
