@@ -371,6 +371,7 @@ class TrainParams(Section):
     # the ctc loss: the LLM special token used as CTC blank, by role (pad/eos/bos/unk) or as spelled
     ctc_blank: str = Field("pad", min_length=1)
     precision: Precision = "fp32"  # of every forward pass; the weights that train stay float32
+    checkpoint_every: int = Field(50, ge=0)  # steps between checkpoints (0: only when stopped)
     adapter: AdapterParams = AdapterParams()
     lora: LoraParams | None = None
     phases: list[PhaseParams] = [PhaseParams(name="align", steps=200, tasks={"continuation": 1.0})]

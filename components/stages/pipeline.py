@@ -6,8 +6,10 @@ the stage ran or was skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ from pathlib import Path
 
 STAGES = ("prepare", "validate", "encode", "targets", "train", "evaluate", "export")
 RUNNING_STAGE = re.compile(r"Running stage '([^']+)'")
+STOP_GRACE_S = 60.0  # after a time limit's SIGTERM, how long a stage may take to save its state
 
 
 class StageFailed(RuntimeError):
@@ -73,6 +76,7 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: a time limit stops DVC and the stage together
     )
     tail: deque[str] = deque(maxlen=40)
     ran: list[str] = []
@@ -93,9 +97,11 @@ def run_dvc(args: list[str], stage: str, workspace: Path, timeout_s: float, echo
     try:
         code = process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise StageFailed(f"stage {stage}: killed after its time limit of {timeout_s:.0f} s") from None
+        stop_group(process, STOP_GRACE_S)
+        raise StageFailed(
+            f"stage {stage}: stopped after its time limit of {timeout_s:.0f} s (train saves a checkpoint"
+            " first: running it again resumes)"
+        ) from None
     finally:
         reader.join(timeout=5)
     if code != 0:
@@ -115,3 +121,24 @@ def error_summary(lines: list[str]) -> str:
         return "; ".join(dict.fromkeys(errors))
     own = [line.strip() for line in lines if line.strip() and not line.startswith("ERROR:")]
     return own[-1] if own else "no output"
+
+
+def stop_group(process: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM the process's group (DVC and the stage it runs), so a stage can save its state; after
+    ``grace_s`` seconds, SIGKILL whatever is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # is any process of the group left?
+        except ProcessLookupError:
+            break
+        process.poll()  # reap DVC, so a finished group is not kept alive by a zombie leader
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import signal
+import sys
 from pathlib import Path
 
 from components.atomic import atomic_directory, write_json, write_text
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, read_rows
 from components.data.state_store import load_states
-from components.modeling.base_models import read_sources
+from components.modeling.base_models import read_sources, read_sources_record
 from components.modeling.encoder_states import encoder_key
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.training.checkpoint import Checkpointer, TrainingStopped, fingerprint
 from components.training.plots import plot_loss
 from components.training.trainer import Example, train_recipe
 from components.workspace import ADAPTER_DIR, ENCODED_DIR, TARGET_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/train.json")
+# outside every DVC output: DVC sees one output (models/adapter); this folder is gone when train ends
+CHECKPOINT_DIR = Path(".speechalign/checkpoints/train")
+STOPPED_EXIT = 75  # EX_TEMPFAIL: stopped with a checkpoint; running again resumes
 LOSS_LOG = Path("metrics/train_loss.csv")
 LOSS_PLOT = Path("reports/train_loss.png")
 
@@ -87,7 +94,18 @@ def main(params: Params) -> None:
     )
     key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
     train, dev = (load_examples(split, manifests[split], key) for split in ("train", "dev"))
-    result = train_recipe(model, train, dev, params.train)
+    checkpoints = Checkpointer(
+        CHECKPOINT_DIR,
+        train_params.checkpoint_every,
+        fingerprint(train_params, train, key, json.dumps(read_sources_record(), sort_keys=True)),
+    )
+    # a time limit or a scheduler's stop is a SIGTERM: save where training is, then stop
+    signal.signal(signal.SIGTERM, lambda *_: checkpoints.request_stop())
+    try:
+        result = train_recipe(model, train, dev, train_params, checkpoints=checkpoints)
+    except TrainingStopped as stopped:
+        print(stopped, file=sys.stderr)
+        raise SystemExit(STOPPED_EXIT) from None
     with atomic_directory(ADAPTER_DIR) as tmp:
         model.save_pretrained(tmp)
     write_text(LOSS_LOG, loss_csv(result.steps))
@@ -98,6 +116,7 @@ def main(params: Params) -> None:
         "trainable_parameters": sum(p.numel() for p in model.trainable_parameters()),
     }
     write_json(METRICS, summary)
+    checkpoints.clear()  # every output is written: nothing is left to resume
     print(f"train: {summary}")
 
 

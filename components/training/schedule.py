@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -34,16 +35,33 @@ def optimise(
     settings: OptimiserSettings,
     description: str,
     progress: bool = True,
+    resume: dict[str, Any] | None = None,
+    after_step: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, float]]:
-    """Run ``settings.steps`` AdamW steps on ``batch_loss(step)``; returns per-step loss and lr."""
+    """Run ``settings.steps`` AdamW steps on ``batch_loss(step)``; returns per-step loss and lr.
+
+    ``resume`` (a ``loop`` state passed to ``after_step`` earlier: optimiser, scheduler, history)
+    continues a stopped loop at its next step. ``after_step(done, loop)`` runs after every step.
+    """
     from tqdm import tqdm
 
     optimiser = torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: warmup_cosine(step, settings.warmup_steps, settings.steps)
     )
-    history = []
-    bar = tqdm(range(settings.steps), desc=description, disable=not progress)
+    history: list[dict[str, float]] = []
+    if resume is not None:
+        optimiser.load_state_dict(resume["optimiser"])
+        scheduler.load_state_dict(resume["scheduler"])
+        history = list(resume["history"])
+    start = len(history)
+    bar = tqdm(
+        range(start, settings.steps),
+        desc=description,
+        disable=not progress,
+        initial=start,
+        total=settings.steps,
+    )
     for step in bar:
         loss = batch_loss(step)
         optimiser.zero_grad(set_to_none=True)
@@ -54,4 +72,11 @@ def optimise(
         value = loss.item()
         history.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})
         bar.set_postfix(loss=f"{value:.3f}")
+        if after_step is not None:
+            loop = {
+                "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "history": history,
+            }
+            after_step(step + 1, loop)
     return history

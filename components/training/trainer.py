@@ -7,6 +7,7 @@ and right after that phase, so every recipe reports whether each phase improved 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ from components.config import PhaseParams, TrainParams
 from components.modeling.encoder_states import collate_states
 from components.modeling.prompts import text_ids
 from components.modeling.speech_llm import SpeechLLM
+from components.training.checkpoint import (
+    Checkpointer,
+    load_trainable_state,
+    rng_state,
+    set_rng_state,
+    trainable_state,
+)
 from components.training.losses import ctc_frames_needed
 from components.training.objective import ObjectiveSettings, batch_objective, objective_settings
 from components.training.schedule import OptimiserSettings, optimise
@@ -105,35 +113,56 @@ def check_phase_tasks(phases: Sequence[PhaseParams], examples: Sequence[Example]
             )
 
 
-def task_sampler(
-    examples: Sequence[Example], weights: dict[str, float], batch_size: int, seed: int
-) -> Callable[[int], list[Example]]:
+class TaskSampler:
     """Batches whose every row picks a task by its weight, then that task's next example.
 
     Each task cycles through its own seeded permutations, so a rare task is not starved and a common
-    one is not repeated before all of it has been seen.
+    one is not repeated before all of it has been seen. Its position (generators and queues) is a
+    :meth:`state_dict`, so a resumed run draws the batches an unstopped run would.
     """
-    by_task: dict[str, list[Example]] = {}
-    for example in examples:
-        by_task.setdefault(example.task, []).append(example)
-    tasks = sorted(by_task)
-    # the examples are already those of the weighted tasks; "*" weighs every task not named
-    probabilities = np.array([weights.get(t, weights.get(ALL_TASKS)) for t in tasks], dtype=float)
-    probabilities /= probabilities.sum()
-    generator = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    queues: dict[str, list[int]] = {t: [] for t in tasks}
 
-    def next_batch(_: int) -> list[Example]:
+    def __init__(
+        self, examples: Sequence[Example], weights: dict[str, float], batch_size: int, seed: int
+    ) -> None:
+        self.by_task: dict[str, list[Example]] = {}
+        for example in examples:
+            self.by_task.setdefault(example.task, []).append(example)
+        self.tasks = sorted(self.by_task)
+        # the examples are already those of the weighted tasks; "*" weighs every task not named
+        weight = np.array([weights.get(t, weights.get(ALL_TASKS)) for t in self.tasks], dtype=float)
+        self.probabilities = weight / weight.sum()
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.queues: dict[str, list[int]] = {t: [] for t in self.tasks}
+
+    def __call__(self, _: int) -> list[Example]:
         batch = []
-        for task in rng.choice(tasks, size=batch_size, p=probabilities):
-            queue = queues[task]
+        for task in self.rng.choice(self.tasks, size=self.batch_size, p=self.probabilities):
+            queue = self.queues[task]
             if not queue:
-                queue.extend(torch.randperm(len(by_task[task]), generator=generator).tolist())
-            batch.append(by_task[task][queue.pop(0)])
+                queue.extend(torch.randperm(len(self.by_task[task]), generator=self.generator).tolist())
+            batch.append(self.by_task[task][queue.pop(0)])
         return batch
 
-    return next_batch
+    def state_dict(self) -> dict[str, object]:
+        return {
+            "generator": self.generator.get_state(),
+            "rng": self.rng.bit_generator.state,
+            "queues": {task: list(queue) for task, queue in self.queues.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.generator.set_state(state["generator"])  # type: ignore[arg-type]
+        self.rng.bit_generator.state = state["rng"]
+        self.queues = {task: list(queue) for task, queue in state["queues"].items()}  # type: ignore[union-attr]
+
+
+def task_sampler(
+    examples: Sequence[Example], weights: dict[str, float], batch_size: int, seed: int
+) -> TaskSampler:
+    """A :class:`TaskSampler`: call it with the step for the next batch."""
+    return TaskSampler(examples, weights, batch_size, seed)
 
 
 def batch_loss(
@@ -227,8 +256,14 @@ def train_recipe(
     dev: Sequence[Example],
     params: TrainParams,
     progress: bool = True,
+    checkpoints: Checkpointer | None = None,
 ) -> TrainResult:
-    """Run ``params.phases`` in order on the same trainables; AdamW with warm-up + cosine per phase."""
+    """Run ``params.phases`` in order on the same trainables; AdamW with warm-up + cosine per phase.
+
+    With ``checkpoints``, a checkpoint of the same params and data is resumed (weights, optimiser,
+    scheduler, every generator, the sampler's position, what finished phases measured) and new ones
+    are saved as the checkpointer says; the weights at the end are those of an unstopped run.
+    """
     if not train:
         raise ValueError("train: no training examples (is the train split empty?)")
     check_phase_tasks(params.phases, train)
@@ -239,15 +274,24 @@ def train_recipe(
         for p in params.phases
         if "ctc" in p.losses
     }
-    results = [
-        PhaseResult(
-            p.name,
-            dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings),
-            ctc_unalignable=unalignable.get(p.name),
-        )
-        for p in params.phases
-    ]
+    saved = checkpoints.load() if checkpoints is not None else None
+    if saved is not None:
+        load_trainable_state(groups, saved["weights"])
+        results = [PhaseResult(**r) for r in saved["results"]]
+        done = len(saved["loop"]["history"])
+        print(f"train: resuming phase {params.phases[saved['phase']].name} after step {done}")
+    else:
+        results = [
+            PhaseResult(
+                p.name,
+                dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings),
+                ctc_unalignable=unalignable.get(p.name),
+            )
+            for p in params.phases
+        ]
     for index, (phase, result) in enumerate(zip(params.phases, results, strict=True)):
+        if saved is not None and index < saved["phase"]:
+            continue  # finished before the checkpoint: its weights and figures are restored
         parameters = [p for group in phase.train for p in groups[group]]
         for name, members in groups.items():  # a group outside this phase gets no gradient at all
             for parameter in members:
@@ -265,11 +309,31 @@ def train_recipe(
         def step_loss(step: int, phase: PhaseParams = phase, sampler=sampler) -> torch.Tensor:
             return batch_loss(model, sampler(step), phase.losses, params, loss_settings)["objective"]
 
-        start = time.perf_counter()
+        resume = None
+        if saved is not None and index == saved["phase"]:
+            sampler.load_state_dict(saved["sampler"])
+            set_rng_state(saved["rng"])
+            resume, result.seconds = saved["loop"], saved["seconds"]
+        start, before = time.perf_counter(), result.seconds
+
+        after_step = (
+            checkpoint_hook(checkpoints, index, phase, sampler, groups, results, before)
+            if checkpoints is not None
+            else None
+        )
+
         model.train()
-        result.steps = optimise(parameters, step_loss, settings, f"training: {phase.name}", progress)
+        result.steps = optimise(
+            parameters,
+            step_loss,
+            settings,
+            f"training: {phase.name}",
+            progress,
+            resume=resume,
+            after_step=after_step,
+        )
         model.eval()
-        result.seconds = time.perf_counter() - start
+        result.seconds = before + time.perf_counter() - start
         # measured when the phase ends, before a later phase moves the weights it trained
         result.dev_after = dev_objective(
             model, phase_examples(dev, phase), phase.losses, params, loss_settings
@@ -277,3 +341,34 @@ def train_recipe(
     for parameter in (p for members in groups.values() for p in members):
         parameter.requires_grad_(True)
     return TrainResult(results)
+
+
+def checkpoint_hook(
+    checkpoints: Checkpointer,
+    index: int,
+    phase: PhaseParams,
+    sampler: TaskSampler,
+    groups: dict[str, list[torch.nn.Parameter]],
+    results: list[PhaseResult],
+    seconds_before: float,
+) -> Callable[[int, dict], None]:
+    """The ``after_step`` of phase ``index``: hands the checkpointer a way to make the whole state."""
+    start = time.perf_counter()
+    result = results[index]
+
+    def after_step(done: int, loop: dict) -> None:
+        def state() -> dict:
+            result.seconds = seconds_before + time.perf_counter() - start
+            return {
+                "phase": index,
+                "loop": loop,
+                "sampler": sampler.state_dict(),
+                "rng": rng_state(),
+                "weights": trainable_state(groups),
+                "results": [dataclasses.asdict(r) for r in results],
+                "seconds": result.seconds,
+            }
+
+        checkpoints.after_step(done, phase.steps, phase.name, state)
+
+    return after_step

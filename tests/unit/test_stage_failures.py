@@ -55,3 +55,25 @@ def test_a_failed_dvc_call_raises_one_line_when_its_output_was_shown(
     with pytest.raises(pipeline.StageFailed) as quiet:
         pipeline.run_dvc(["repro", "validate"], "validate", tmp_path, 60, echo=False)
     assert "| table |" in str(quiet.value)  # nothing was shown: the message carries the tail
+
+
+def test_a_time_limit_lets_the_stage_save_before_it_stops(tmp_path: Path, monkeypatch) -> None:
+    from components.stages import pipeline
+
+    saved = tmp_path / "saved"
+    stage = tmp_path / "stage.py"  # the stage DVC runs: on SIGTERM it saves, as train saves a checkpoint
+    stage.write_text(
+        "import signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: (open({str(saved)!r}, 'w').write('ok'), sys.exit(75)))\n"
+        "print('training', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    script = tmp_path / "dvc"
+    script.write_text(
+        f"#!{sys.executable}\nimport subprocess, sys\nsubprocess.run([sys.executable, {str(stage)!r}])\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setattr(pipeline.sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(pipeline.StageFailed, match="stopped after its time limit of 2 s"):
+        pipeline.run_dvc(["repro", "train"], "train", tmp_path, 2, echo=False)
+    assert saved.read_text() == "ok"  # the stage got its SIGTERM and the time to act on it
