@@ -9,8 +9,10 @@ precision), which CPUs with bf16 units (AVX-512 BF16, AMX) and every CUDA GPU si
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 Precision = Literal["fp32", "bf16"]
@@ -27,13 +29,35 @@ def precision_scope(precision: Precision, device_type: str = "cpu") -> Iterator[
         yield
 
 
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+
+
 def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask, which containers and ``taskset``
-    narrow), not the machine's count that torch assumes."""
+    """The cores this process may really use: the fewest of its affinity mask (``taskset``, container
+    CPU sets), the machine's physical cores (two hyperthreads of one core share its matrix units) and
+    its cgroup CPU quota (``docker --cpus``, Kubernetes CPU limits), rounded up."""
+    import psutil
+
     try:
-        return len(os.sched_getaffinity(0))
+        counts = [len(os.sched_getaffinity(0))]
     except AttributeError:  # no affinity call on this platform
-        return os.cpu_count() or 1
+        counts = [os.cpu_count() or 1]
+    counts.append(psutil.cpu_count(logical=False) or counts[0])
+    quota = cgroup_quota(CPU_MAX)
+    if quota is not None:
+        counts.append(quota)
+    return max(1, min(counts))
+
+
+def cgroup_quota(path: Path) -> int | None:
+    """Cores a cgroup v2 ``cpu.max`` file allows (quota / period, rounded up), or None without a limit."""
+    try:
+        quota, period = path.read_text(encoding="ascii").split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
 
 
 def thread_count() -> int:

@@ -50,6 +50,9 @@ def real_settings(params_path: Path, languages: list[str], steps: int | None) ->
         for phase, share in zip(phases, share_steps([p["steps"] for p in phases], steps), strict=True):
             phase["steps"] = share
         settings["train.phases"] = phases
+        # warm-up runs per phase: a cut phase must not be all warm-up (at most a third of the shortest)
+        warmup = settings.get("train.warmup_steps", load_params(params_path).train.warmup_steps)
+        settings["train.warmup_steps"] = min(warmup, max(1, min(p["steps"] for p in phases) // 3))
     return settings
 
 

@@ -101,7 +101,8 @@ def iso639_3(code: str) -> str:
 
 def iso_table_code(text: str) -> str | None:
     """The ISO 639-3 code ``text`` names in python-iso639's tables (a code of any part, or a reference
-    name in any case), or None; special codes (``und``, ``mul``, ``zxx``, ``mis``) give None."""
+    name in any case), or None; special codes (``und``, ``mul``, ``zxx``, ``mis``) give None and a
+    retired code gives the code that replaced it (``mol`` → ``ron``)."""
     from iso639 import Language, LanguageNotFoundError
 
     for candidate in dict.fromkeys((text, text.lower(), text.title())):
@@ -109,5 +110,9 @@ def iso_table_code(text: str) -> str | None:
             language = Language.match(candidate)
         except LanguageNotFoundError:
             continue
-        return language.part3 if language.scope != "S" else None
+        if language.scope == "S":
+            return None
+        if language.status == "R" and language.retire_change_to:  # retired: the code that replaced it
+            return iso_table_code(language.retire_change_to)
+        return language.part3
     return None

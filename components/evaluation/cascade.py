@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from components.data.manifest import Utterance
 
@@ -28,6 +29,17 @@ def whisper_language(code: str) -> str:
     import langcodes
 
     return langcodes.Language.get(code).language
+
+
+def known_language(model: Any, code: str) -> str | None:
+    """Whisper's language for an ISO 639-3 code when this checkpoint has its token, else None (the
+    decoder detects it): Whisper-base has no ``<|yue|>`` for Cantonese and no token for Toki Pona."""
+    language = whisper_language(code)
+    tokens = getattr(model.generation_config, "lang_to_id", None) or {}
+    if f"<|{language}|>" in tokens:
+        return language
+    print(f"cascade: this Whisper has no <|{language}|> token; it detects the language of {code} clips")
+    return None
 
 
 def cascade_transcripts(
@@ -64,7 +76,7 @@ def cascade_transcripts(
             features = processor.feature_extractor(audio, sampling_rate=rate, return_tensors="pt")
             ids = model.generate(
                 features.input_features,
-                language=whisper_language(language),
+                language=known_language(model, language),
                 task="transcribe",
                 num_beams=1,
                 do_sample=False,

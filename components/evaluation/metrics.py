@@ -28,7 +28,8 @@ def _normaliser(language: str) -> Callable[[str], str]:
     from whisper_normalizer.basic import BasicTextNormalizer
     from whisper_normalizer.english import EnglishTextNormalizer
 
-    return EnglishTextNormalizer() if language == ENGLISH else BasicTextNormalizer()
+    # marks kept: vowel signs, viramas and tone marks are letters of Indic, Thai or Arabic words
+    return EnglishTextNormalizer() if language == ENGLISH else BasicTextNormalizer(preserve_marks=True)
 
 
 def normalise_for_asr(text: str, language: str = "") -> str:
@@ -44,19 +45,26 @@ def asr_scores(
     """Corpus CER (and WER where every row's language is written with spaces) over normalised text;
     ``languages`` holds each row's ISO 639-3 code (none: the basic normaliser).
 
-    Raises ValueError when a reference is empty once normalised (it cannot be scored).
+    A reference that normalises to nothing (Whisper's normalisers drop bracketed notes such as
+    "(laughs)" and English fillers such as "hmm") cannot be scored: its row is left out and counted
+    as ``unscorable``; with no row left the scores are NaN.
     """
     import jiwer
 
     languages = list(languages or [""] * len(references))
-    refs = [normalise_for_asr(r, lang) for r, lang in zip(references, languages, strict=True)]
-    hyps = [normalise_for_asr(h, lang) for h, lang in zip(hypotheses, languages, strict=True)]
-    empty = [r for r, norm in zip(references, refs, strict=True) if not norm]
-    if empty:
-        raise ValueError(f"asr scoring: reference {empty[0]!r} is empty once normalised; it cannot be scored")
-    scores: dict[str, float] = {"cer": float(jiwer.cer(refs, hyps)), "n": len(refs)}
+    pairs = [
+        (normalise_for_asr(r, lang), normalise_for_asr(h, lang))
+        for r, h, lang in zip(references, hypotheses, languages, strict=True)
+    ]
+    kept = [(ref, hyp) for ref, hyp in pairs if ref]
+    refs, hyps = [ref for ref, _ in kept], [hyp for _, hyp in kept]
+    scores: dict[str, float] = {
+        "cer": float(jiwer.cer(refs, hyps)) if kept else float("nan"),
+        "n": len(kept),
+        "unscorable": len(pairs) - len(kept),
+    }
     if not SPACELESS.intersection(languages):
-        scores["wer"] = float(jiwer.wer(refs, hyps))
+        scores["wer"] = float(jiwer.wer(refs, hyps)) if kept else float("nan")
     return scores
 
 
@@ -87,7 +95,7 @@ def translation_scores(
 def accuracy_scores(
     references: Sequence[str], hypotheses: Sequence[str], languages: Sequence[str] | None = None
 ) -> dict[str, float]:
-    """Exact match after ASR normalisation: for labels (intent) and short answers (spoken QA)."""
+    """Exact match after ASR normalisation: for labels (intent)."""
     languages = list(languages or [""] * len(references))
     hits = [
         normalise_for_asr(r, lang) == normalise_for_asr(h, lang)
@@ -97,8 +105,10 @@ def accuracy_scores(
 
 
 def answer_tokens(text: str, language: str = "") -> list[str]:
-    """An answer's words as SQuAD compares them (Rajpurkar et al., 2016): normalised as for ASR, and
-    English articles dropped."""
+    """An answer's tokens as SQuAD compares them (Rajpurkar et al., 2016): normalised as for ASR,
+    English articles dropped; characters for languages written without spaces."""
+    if language in SPACELESS:  # no words to count: characters are the tokens (as CMRC and MLQA score)
+        return list(normalise_for_asr(text, language))
     words = normalise_for_asr(text, language).split()
     return [w for w in words if w not in ("a", "an", "the")] if language == ENGLISH else words
 
@@ -128,7 +138,8 @@ def qa_scores(
 
 
 def utterance_cer(reference: str, hypothesis: str, language: str = "") -> float:
-    """One utterance's CER, normalised as :func:`asr_scores` does, for paired comparisons."""
+    """One utterance's CER, normalised as :func:`asr_scores` does, for paired comparisons; NaN when
+    its reference normalises to nothing."""
     return asr_scores([reference], [hypothesis], [language])["cer"]
 
 

@@ -50,29 +50,33 @@ def plot_task_by_group(report: dict[str, Any], task: str, path: Path) -> None:
 
 
 def confusion_shares(
-    references: Sequence[str], predictions: Sequence[str]
+    references: Sequence[str], predictions: Sequence[str], languages: Sequence[str] | None = None
 ) -> tuple[list[str], list[str], Any]:
     """(labels, columns, shares (len(labels), len(columns))): rows the normalised reference label,
     columns the normalised answer with answers outside the label set pooled as ``other``; each row
     as shares of its references."""
     import numpy as np
 
-    labels = sorted({normalise_for_asr(r) for r in references})
+    languages = list(languages or [""] * len(references))  # normalised as accuracy normalises them
+    pairs = [
+        (normalise_for_asr(r, lang), normalise_for_asr(h, lang))
+        for r, h, lang in zip(references, predictions, languages, strict=True)
+    ]
+    labels = sorted({ref for ref, _ in pairs})
     columns = [*labels, "other"]
-    counts = Counter(
-        (normalise_for_asr(r), p if (p := normalise_for_asr(h)) in labels else "other")
-        for r, h in zip(references, predictions, strict=True)
-    )
+    counts = Counter((ref, hyp if hyp in labels else "other") for ref, hyp in pairs)
     matrix = np.array([[counts[(r, c)] for c in columns] for r in labels], dtype=float)
     return labels, columns, matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
 
 
-def plot_confusion(references: Sequence[str], predictions: Sequence[str], path: Path) -> None:
+def plot_confusion(
+    references: Sequence[str], predictions: Sequence[str], languages: Sequence[str], path: Path
+) -> None:
     """The intent confusion matrix of :func:`confusion_shares` as a heat map."""
     import numpy as np
 
     plt = _pyplot()
-    labels, columns, shares = confusion_shares(references, predictions)
+    labels, columns, shares = confusion_shares(references, predictions, languages)
     figure, axis = plt.subplots(figsize=(1.0 * len(columns) + 2.5, 0.8 * len(labels) + 2), dpi=100)
     axis.imshow(shares, vmin=0, vmax=1, cmap="Blues")
     axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
@@ -106,6 +110,9 @@ def plot_evaluation(
     if intent:
         written.append(out / "intent_confusion.png")
         plot_confusion(
-            [queries[i].reference for i in intent], [outputs["speech"][i] for i in intent], written[-1]
+            [queries[i].reference for i in intent],
+            [outputs["speech"][i] for i in intent],
+            [queries[i].language for i in intent],
+            written[-1],
         )
     return written

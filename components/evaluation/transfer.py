@@ -37,8 +37,11 @@ def beats(task: str, speech: float, control: float) -> bool:
 
 
 def paired_asr_gaps(queries: Sequence[Query], outputs: dict[str, list[str]], seed: int) -> dict[str, Any]:
-    """Per-utterance CER(control) − CER(speech): positive means the matched audio helped."""
-    indices = [i for i, q in enumerate(queries) if q.task == "asr"]
+    """Per-utterance CER(control) − CER(speech): positive means the matched audio helped. Utterances
+    whose reference normalises to nothing have no CER and are left out."""
+    indices = [
+        i for i, q in enumerate(queries) if q.task == "asr" and normalise_for_asr(q.reference, q.language)
+    ]
     speech = [utterance_cer(queries[i].reference, outputs["speech"][i], queries[i].language) for i in indices]
     # the unit of resampling: one sentence, however many voices speak it
     sentences = [

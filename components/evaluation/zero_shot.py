@@ -3,8 +3,9 @@
 Each query is answered under four conditions: ``speech`` (the trained adapter on the query's own
 audio), ``text`` (the frozen LLM given the transcript: the ceiling a perfect adapter would reach),
 ``untrained`` (the adapter as initialised before training) and ``shuffled`` (the trained adapter fed
-the audio of a different sentence). Speech beating both controls is what transfer means. Where the
-encoder has its own ASR decoder, a fifth, ``cascade``, answers from that decoder's transcript.
+the audio of a different sentence in the same language). Speech beating both controls is what transfer
+means. ``own_asr_cascade`` answers each non-ASR query from the trained model's own ASR answer given as
+text; where the encoder has its own ASR decoder, ``cascade`` answers from that decoder's transcript.
 """
 
 from __future__ import annotations

@@ -99,7 +99,16 @@ def end_of_turn_id(tokenizer: Any) -> int:
     rendered = tokenizer.apply_chat_template(messages, tokenize=False)
     _, found, after = rendered.partition(mark)
     ids = tokenizer(after, add_special_tokens=False)["input_ids"] if found else []
-    return ids[0] if ids and ids[0] in tokenizer.all_special_ids else eos
+    return ids[0] if ids and is_special(tokenizer, ids[0]) else eos
+
+
+def is_special(tokenizer: Any, token_id: int) -> bool:
+    """Whether ``token_id`` is a special token: a named one, or an added token marked special (a
+    template's turn end may be only that, e.g. once converted from GGUF)."""
+    if token_id in tokenizer.all_special_ids:
+        return True
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    return bool(getattr(added.get(token_id), "special", False))
 
 
 def stop_ids(tokenizer: Any, generation_config: Any = None) -> list[int]:

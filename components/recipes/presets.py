@@ -35,5 +35,10 @@ def load_preset(name: str) -> dict[str, Any]:
 def apply_recipe(params_path: str | Path, name: str) -> Params:
     """Write recipe ``name``'s preset into ``params_path``; validated before anything is written."""
     preset = load_preset(name)
+    if Path(params_path).is_file():  # how targets are computed is the user's, not the recipe's
+        kept = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
+        precision = (kept.get("targets") or {}).get("precision")
+        if precision is not None:
+            preset["targets"] = {**preset["targets"], "precision": precision}
     # each key replaced whole: a mapping left over from another recipe (the old adapter's options) is wrong
     return update_params(params_path, {"recipe": name, **preset}, replace=tuple(preset))

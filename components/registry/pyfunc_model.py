@@ -46,17 +46,17 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
         max_new_tokens = int((params or {}).get("max_new_tokens", self.max_new_tokens))
         rate = self.model.feature_extractor.sampling_rate
         limit, shortest = self.model.max_input_seconds, self.model.min_input_seconds
-        context = getattr(self.model.llm.config, "max_position_embeddings", None)
+        window = getattr(self.model.llm.config, "max_position_embeddings", None)
         rows, pieces, instructions = [], [], []
         requests = zip(model_input["audio"], model_input["instruction"], strict=True)
         for row, (path, instruction) in enumerate(requests):
             label = f"row {row} ({path})"
             prompt = self.model.prompt_tokens(instruction)
-            if context is not None and prompt + max_new_tokens > context:
+            if window is not None and prompt + max_new_tokens > window:
                 raise ValueError(
                     f"row {row}: the instruction's prompt takes {prompt} tokens; with up to"
-                    f" {max_new_tokens} new tokens (and the speech) it passes the LLM's context of"
-                    f" {context} tokens"
+                    f" {max_new_tokens} new tokens it passes the LLM's context of {window} tokens"
+                    " before any speech"
                 )
             waveform = load_audio(str(path), rate)
             for piece in fit_duration(waveform, rate, limit, self.too_long, label, min_seconds=shortest):

@@ -1,8 +1,9 @@
 """Recipe training: phases in order, each with its own tasks, losses and trainable groups.
 
 Only the parameters of a phase's groups reach its optimiser; frozen modules stay in eval mode. Each
-phase's objective is measured on held-out dev examples before any training (the untrained adapter)
-and right after that phase, so every recipe reports whether each phase improved what it optimised.
+phase's objective is measured on held-out dev examples as the phase starts (for the first, the
+untrained adapter) and as it ends, so every recipe reports whether each phase improved what it
+optimised.
 """
 
 from __future__ import annotations
@@ -281,14 +282,7 @@ def train_recipe(
         done = len(saved["loop"]["history"])
         print(f"train: resuming phase {params.phases[saved['phase']].name} after step {done}")
     else:
-        results = [
-            PhaseResult(
-                p.name,
-                dev_before=dev_objective(model, phase_examples(dev, p), p.losses, params, loss_settings),
-                ctc_unalignable=unalignable.get(p.name),
-            )
-            for p in params.phases
-        ]
+        results = [PhaseResult(p.name, ctc_unalignable=unalignable.get(p.name)) for p in params.phases]
     for index, (phase, result) in enumerate(zip(params.phases, results, strict=True)):
         if saved is not None and index < saved["phase"]:
             continue  # finished before the checkpoint: its weights and figures are restored
@@ -314,6 +308,10 @@ def train_recipe(
             sampler.load_state_dict(saved["sampler"])
             set_rng_state(saved["rng"])
             resume, result.seconds = saved["loop"], saved["seconds"]
+        else:  # measured as the phase starts, on the weights the phases before it left
+            result.dev_before = dev_objective(
+                model, phase_examples(dev, phase), phase.losses, params, loss_settings
+            )
         start, before = time.perf_counter(), result.seconds
 
         after_step = (

@@ -349,3 +349,16 @@ def test_the_cascade_transcribes_in_float32_inside_a_bf16_evaluation(tmp_path: P
     with precision_scope("bf16"):  # evaluate.precision: bf16 surrounds the whole stage
         inside = cascade_transcripts(str(tmp_path / "hf"), [clip], tmp_path)
     assert inside == fp32 and set(inside) == {"u1"}
+
+
+def test_the_cascade_lets_whisper_detect_a_language_it_has_no_token_for(original, capsys) -> None:
+    from components.evaluation.cascade import known_language
+
+    before = getattr(original.generation_config, "lang_to_id", None)
+    original.generation_config.lang_to_id = {"<|en|>": 30, "<|fr|>": 31}
+    try:
+        assert known_language(original, "eng") == "en"
+        assert known_language(original, "yue") is None  # Whisper-base has no <|yue|>
+        assert "no <|yue|> token" in capsys.readouterr().out
+    finally:
+        original.generation_config.lang_to_id = before

@@ -86,3 +86,14 @@ def test_generation_stops_on_every_end_token(chat_llm, token: str) -> None:
     model = PromptedLLM(llm, tokenizer)
     model.generate(["say it"], model.text_slots(["hello world"]), max_new_tokens=8)
     assert len(steps) == 1  # the prefill's prediction was an end token: no second step
+
+
+def test_an_added_token_marked_special_ends_the_turn(chat_llm) -> None:
+    from tokenizers import AddedToken
+
+    from components.modeling.prompts import end_of_turn_id
+
+    _, tokenizer = chat_llm
+    tokenizer.add_tokens([AddedToken("<|turn_end|>", special=True)])  # added, not a named special token
+    tokenizer.chat_template = CHAT.replace(END, "<|turn_end|>")
+    assert end_of_turn_id(tokenizer) == tokenizer.convert_tokens_to_ids("<|turn_end|>")

@@ -67,3 +67,9 @@ def test_iso639_3_reads_current_codes_names_and_locales(code: str, iso: str) -> 
     from components.data.languages import iso639_3
 
     assert iso639_3(code) == iso
+
+
+def test_a_retired_code_reads_as_the_code_that_replaced_it() -> None:
+    from components.data.languages import iso639_3
+
+    assert iso639_3("mol") == "ron"  # Moldavian, retired into Romanian

@@ -117,7 +117,7 @@ def test_threads_follow_the_usable_cores_or_the_override(monkeypatch) -> None:
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv(THREADS_ENV, raising=False)
-        assert usable_cores() == len(os.sched_getaffinity(0))
+        assert 1 <= usable_cores() <= len(os.sched_getaffinity(0))
         assert set_threads() == usable_cores() == torch.get_num_threads()
         monkeypatch.setenv(THREADS_ENV, "1")
         assert set_threads() == 1 == torch.get_num_threads()
@@ -127,3 +127,13 @@ def test_threads_follow_the_usable_cores_or_the_override(monkeypatch) -> None:
                 thread_count()
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_cgroup_quota_caps_the_cores(tmp_path) -> None:
+    from components.compute import cgroup_quota
+
+    limit = tmp_path / "cpu.max"
+    for text, cores in [("150000 100000\n", 2), ("50000 100000", 1), ("max 100000", None), ("", None)]:
+        limit.write_text(text)
+        assert cgroup_quota(limit) == cores, text
+    assert cgroup_quota(tmp_path / "missing") is None

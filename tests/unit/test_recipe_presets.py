@@ -132,3 +132,29 @@ def test_the_real_run_shares_its_step_budget_over_the_phases() -> None:
     assert share_steps([1500], 60) == [60]
     assert share_steps([3000, 1], 60) == [60, 1]  # every phase keeps at least a step
     assert share_steps([20, 10], 60) == [20, 10]  # within the budget: kept as planned
+
+
+def test_a_recipe_keeps_the_users_targets_precision(tmp_path: Path) -> None:
+    from components.params_file import update_params
+    from components.recipes.presets import apply_recipe
+
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    update_params(params, {"targets.precision": "bf16", "train.precision": "bf16"})
+    applied = apply_recipe(params, "bloomzmms")
+    assert applied.targets.source == "multi_instruction"
+    assert (applied.targets.precision, applied.train.precision) == ("bf16", "bf16")
+
+
+def test_the_real_run_caps_warm_up_at_a_third_of_its_shortest_phase(tmp_path: Path) -> None:
+    from components.recipes.presets import apply_recipe
+    from flows.real_demo_cli import real_settings
+
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    apply_recipe(params, "speechverse")
+    settings = real_settings(params, ["eng", "spa"], 60)
+    assert [p["steps"] for p in settings["train.phases"]] == [20, 10, 30]
+    assert settings["train.warmup_steps"] == 3  # not 20: the 10-step phase would never leave warm-up
+    apply_recipe(params, "wav2prompt")
+    assert real_settings(params, ["eng", "spa"], 60)["train.warmup_steps"] == 20  # one 60-step phase

@@ -390,3 +390,19 @@ def test_each_phases_dev_objective_is_measured_when_that_phase_ends(tiny_base_di
     assert both.phases[0].dev_after == alone.phases[0].dev_after
     # the second phase moved the weights: measured after the last phase, the first would differ
     assert both.phases[1].dev_after != both.phases[0].dev_after
+
+
+def test_a_later_phase_starts_from_where_the_earlier_one_ended(tiny_base_dirs) -> None:
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.seeding import seed_everything
+    from components.training.trainer import train_recipe
+
+    same = {"steps": 3, "tasks": {"asr": 1.0}, "train": ["adapter"]}  # the same objective in both
+    params = TrainParams(batch_size=2, warmup_steps=0, phases=[{"name": "a", **same}, {"name": "b", **same}])
+    seed_everything(params.seed)
+    model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, None, params.seed)
+    examples = noise_examples(model, ["hello world", "a dog", "the quick fox"], [30000, 34000, 38000])
+    first, second = train_recipe(model, examples, examples[:2], params, progress=False).phases
+    assert second.dev_before == first.dev_after  # measured as b starts: on the weights a left
+    assert first.dev_before != second.dev_before

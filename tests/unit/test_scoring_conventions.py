@@ -95,3 +95,21 @@ def test_spoken_qa_scores_exact_match_and_token_f1() -> None:
     assert qa_scores(["yes"], [""], ["eng"]) == {"exact_match": 0.0, "f1": 0.0, "n": 1}
     both = qa_scores(["red cat", "blue"], ["red cat", "green"], ["eng", "eng"])
     assert both["exact_match"] == 0.5 and both["f1"] == 0.5
+
+
+def test_a_reference_that_normalises_to_nothing_is_left_out_and_counted() -> None:
+    scores = asr_scores(["(laughs)", "hello world"], ["anything", "hello world"], ["eng", "eng"])
+    assert scores["cer"] == 0.0 and scores["n"] == 1 and scores["unscorable"] == 1
+    assert utterance_cer("[noise]", "x", "spa") != utterance_cer("[noise]", "x", "spa")  # NaN: no CER
+
+
+def test_marks_are_letters_for_the_basic_normaliser() -> None:
+    # Hindi vowel signs and viramas are part of the word, not punctuation to strip
+    assert asr_scores(["नमस्ते दुनिया"], ["नमस्ते दुनिया"], ["hin"])["wer"] == 0.0
+    assert asr_scores(["नमस्ते"], ["नमसत"], ["hin"])["cer"] > 0  # the signs count
+
+
+def test_qa_f1_counts_characters_where_words_are_not_spaced() -> None:
+    from components.evaluation.metrics import qa_scores
+
+    assert qa_scores(["東京都"], ["東京"], ["jpn"])["f1"] == pytest.approx(0.8)  # P 1, R 2/3
