@@ -420,6 +420,8 @@ class EvaluateParams(Section):
     text_ceiling_bar: dict[WordedTask, float] = {}
     shuffle_seed: int = 0
     max_new_tokens: int = Field(32, gt=0, le=512)
+    # None: every answer may run to max_new_tokens; else 8 + this × the query's seconds, if fewer
+    new_tokens_per_second: float | None = Field(None, gt=0)
     batch_size: int = Field(16, gt=0)
     precision: Precision = "fp32"  # of every forward pass while answering
     split: Literal["dev", "test"] = "test"

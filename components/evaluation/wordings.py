@@ -20,7 +20,7 @@ from components.config import EvaluateParams
 from components.data.manifest import TaskLabel, Utterance, task_labels
 from components.evaluation.metrics import TASK_SCORERS
 from components.evaluation.transfer import HEADLINE
-from components.evaluation.zero_shot import generate_by_length
+from components.evaluation.zero_shot import generate_by_length, token_limit
 from components.modeling.speech_llm import SpeechLLM
 
 
@@ -109,7 +109,8 @@ def choose_wordings(
         scores = {}
         for wording in wordings:
             instructions = [label.instruction(wording) for label in labels]
-            answers = generate_by_length(model, instructions, [u.text for u, _ in rows], params)
+            limits = [token_limit(u.duration_s, params) for u, _ in rows]
+            answers = generate_by_length(model, instructions, [u.text for u, _ in rows], params, limits)
             references = [label.reference for label in labels]
             languages = [label.reference_language for label in labels]
             scores[wording] = TASK_SCORERS[task](references, answers, languages)[metric]

@@ -10,6 +10,7 @@ text; where the encoder has its own ASR decoder, ``cascade`` answers from that d
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -133,9 +134,10 @@ def answer(
     if transcripts is not None:
         sources[CASCADE] = (trained, [transcripts[q.utterance.id] for q in queries])
     instructions = [q.instruction for q in queries]
+    limits = [token_limit(q.utterance.duration_s, params) for q in queries]  # by the query's own audio
     outputs = {
         # The untrained control answers with its own LLM scope: any LoRA as initialised (off).
-        condition: generate_by_length(model, instructions, inputs, params)
+        condition: generate_by_length(model, instructions, inputs, params, limits)
         for condition, (model, inputs) in tqdm(
             sources.items(), desc="zero-shot evaluation", disable=not progress
         )
@@ -158,7 +160,13 @@ def own_asr_cascade(
     texts = [heard[queries[i].utterance.id] for i in others]
     for i, text in zip(
         others,
-        generate_by_length(model, [queries[i].instruction for i in others], texts, params),
+        generate_by_length(
+            model,
+            [queries[i].instruction for i in others],
+            texts,
+            params,
+            [token_limit(queries[i].utterance.duration_s, params) for i in others],
+        ),
         strict=True,
     ):
         answers[i] = text
@@ -168,18 +176,34 @@ def own_asr_cascade(
     return answers
 
 
+def token_limit(seconds: float, params: EvaluateParams) -> int:
+    """New tokens an answer about ``seconds`` of speech may take: ``max_new_tokens``, or with
+    ``new_tokens_per_second`` set, ``8 + ceil(rate × seconds)`` when that is fewer (speech runs at
+    about 3 LLM tokens a second: a transcript or translation needs no more, and a control that babbles
+    stops there instead of at the fixed limit)."""
+    if params.new_tokens_per_second is None:
+        return params.max_new_tokens
+    return min(params.max_new_tokens, 8 + math.ceil(params.new_tokens_per_second * seconds))
+
+
 def generate_by_length(
-    model: SpeechLLM, instructions: Sequence[str], inputs: Sequence[np.ndarray | str], params: EvaluateParams
+    model: SpeechLLM,
+    instructions: Sequence[str],
+    inputs: Sequence[np.ndarray | str],
+    params: EvaluateParams,
+    limits: Sequence[int] | None = None,
 ) -> list[str]:
     """Greedy answers to ``instructions`` with ``inputs`` (encoder states or texts) in their slots, in
-    input order, generated in batches of ``params.batch_size`` formed shortest input first."""
+    input order, generated in batches of ``params.batch_size`` formed shortest input first; each batch
+    decodes at most the largest of its rows' ``limits`` (new tokens; default ``max_new_tokens``)."""
     order = sorted(range(len(inputs)), key=lambda i: (slot_length(inputs[i]), i))
     answers: list[str] = [""] * len(inputs)
     for start in range(0, len(order), params.batch_size):
         batch = order[start : start + params.batch_size]
         rows = [inputs[i] for i in batch]
         slots = model.text_slots(rows) if isinstance(rows[0], str) else model.state_slots(rows)
-        generated = model.generate([instructions[i] for i in batch], slots, params.max_new_tokens)
+        most = max(limits[i] for i in batch) if limits is not None else params.max_new_tokens
+        generated = model.generate([instructions[i] for i in batch], slots, most)
         for index, text in zip(batch, generated, strict=True):
             answers[index] = text
     return answers

@@ -230,3 +230,35 @@ def test_the_own_asr_cascade_answers_from_the_models_own_transcription(tiny_mode
     assert own[:2] == heard[:2]  # an ASR query's cascade answer is the model's own transcription
     assert sorted(read) == [sorted(heard[:2])] and own[2:] == expected  # translated from what it heard
     assert own_asr_cascade(tiny_model, queries[2:], heard[2:], params) is None  # no ASR asked: no row
+
+
+def test_answers_are_bounded_by_their_querys_seconds_of_speech(tiny_model, monkeypatch) -> None:
+    import numpy as np
+
+    from components.config import EvaluateParams
+    from components.evaluation.zero_shot import answer, token_limit
+
+    fixed = EvaluateParams(max_new_tokens=40)
+    bounded = EvaluateParams(max_new_tokens=40, new_tokens_per_second=6.0)
+    assert (
+        token_limit(1.0, fixed) == 40 and token_limit(1.0, bounded) == 14 and token_limit(9.0, bounded) == 40
+    )
+    utterances = [
+        utterance(i, text).model_copy(update={"duration_s": seconds})
+        for i, (text, seconds) in enumerate([("hi", 0.5), ("the cat sat on the mat", 2.0)])
+    ]
+    queries = [Query(u, "asr", "Repeat.", u.text, "eng") for u in utterances]
+    rng = np.random.default_rng(0)
+    states = {
+        u.id: tiny_model.clip_states(rng.standard_normal((80, 40)).astype(np.float32)) for u in utterances
+    }
+    asked: list[int] = []
+    real = type(tiny_model).generate
+    monkeypatch.setattr(
+        type(tiny_model), "generate", lambda self, i, s, n: asked.append(n) or real(self, i, s, n)
+    )
+    models = {"trained": tiny_model, "untrained": tiny_model.untrained()}
+    params = bounded.model_copy(update={"batch_size": 1})
+    answer(models, queries, states, shuffled_partners(utterances, 0), params, progress=False)
+    # one batch per query and condition: 8 + ceil(6 × 0.5) = 11 and 8 + 12 = 20, whatever the input
+    assert sorted(set(asked)) == [11, 20] and len(asked) == 2 * 4

@@ -36,7 +36,7 @@ def fake_llm(monkeypatch):
     seen: list[list[object]] = []
     translations = {u.text: (u.translation or {}).get("spa") for u in DEV}
 
-    def generate(model, instructions, inputs, params):
+    def generate(model, instructions, inputs, params, limits=None):
         seen.append(list(inputs))
         out = []
         for instruction, text in zip(instructions, inputs, strict=True):
