@@ -107,6 +107,18 @@ class ProbeCache:
             }
             columns = ", ".join(FACT_COLUMNS)
             self._facts = {
-                digest: AudioFacts(bool(decodable), *rest)
-                for digest, decodable, *rest in db.execute(f"SELECT sha256, {columns} FROM facts")
+                digest: facts_from_row(row)
+                for digest, *row in db.execute(f"SELECT sha256, {columns} FROM facts")
             }
+
+
+BOOL_FACTS = frozenset(f.name for f in fields(AudioFacts) if str(f.type).startswith("bool"))
+
+
+def facts_from_row(row: list) -> AudioFacts:
+    """AudioFacts from a stored row: SQLite gives booleans back as 0/1, turned back into bools here."""
+    values = {
+        name: bool(value) if name in BOOL_FACTS and value is not None else value
+        for name, value in zip(FACT_COLUMNS, row, strict=True)
+    }
+    return AudioFacts(**values)
