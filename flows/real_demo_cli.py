@@ -35,9 +35,13 @@ def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+UNLABELLED = ("intent", "qa")  # the Asterisk prompts have transcripts and translations, nothing else
+
+
 def real_settings(params_path: Path, languages: list[str], steps: int | None) -> dict[str, Any]:
     """The real-speech preset by dotted key (with its settings for the params' recipe), with the
-    languages, and the phases cut to ``steps`` in all (see ``share_steps``)."""
+    languages, the phases' tasks cut to those the prompts are labelled for, and the phases cut to
+    ``steps`` in all (see ``share_steps``)."""
     from components.config import load_params
 
     preset = yaml.safe_load(REAL_PRESET.read_text(encoding="utf-8"))
@@ -45,8 +49,11 @@ def real_settings(params_path: Path, languages: list[str], steps: int | None) ->
     settings = dotted({k: v for k, v in preset.items() if k != "recipes"})
     settings.update(dotted((preset.get("recipes") or {}).get(recipe) or {}))
     settings["validate.languages"] = languages
+    phases = [phase.model_dump() for phase in load_params(params_path).train.phases]
+    for phase in phases:  # a phase weighs only tasks the real corpus has labels for
+        phase["tasks"] = {task: w for task, w in phase["tasks"].items() if task not in UNLABELLED}
+    settings["train.phases"] = phases
     if steps is not None:
-        phases = [phase.model_dump() for phase in load_params(params_path).train.phases]
         for phase, share in zip(phases, share_steps([p["steps"] for p in phases], steps), strict=True):
             phase["steps"] = share
         settings["train.phases"] = phases

@@ -155,6 +155,7 @@ def test_the_real_run_caps_warm_up_at_a_third_of_its_shortest_phase(tmp_path: Pa
     apply_recipe(params, "speechverse")
     settings = real_settings(params, ["eng", "spa"], 60)
     assert [p["steps"] for p in settings["train.phases"]] == [20, 10, 30]
+    assert settings["train.phases"][2]["tasks"] == {"asr": 0.1, "st": 0.3}  # no intent or QA labels
     assert settings["train.warmup_steps"] == 3  # not 20: the 10-step phase would never leave warm-up
     apply_recipe(params, "wav2prompt")
     assert real_settings(params, ["eng", "spa"], 60)["train.warmup_steps"] == 20  # one 60-step phase
