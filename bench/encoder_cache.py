@@ -10,47 +10,23 @@ Run: ``python -m bench.encoder_cache [WORKSPACE] [BATCHES]``.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from bench.training_batches import load_training
+
 
 def main(workspace: Path = Path("."), batches: int = 4) -> None:
-    os.chdir(workspace)
-    from components.config import load_params
     from components.data.audio import load_audio
-    from components.data.manifest import DATA_ROOT, read_manifest
-    from components.modeling.base_models import read_sources
-    from components.modeling.encoder_states import encoder_key
-    from components.modeling.speech_llm import SpeechLLM, collate_features, extract_features
-    from components.stages.train import corpus_languages, load_examples
-    from components.training.trainer import batch_loss, run_settings, task_sampler
-    from components.workspace import VALIDATED_DIR
+    from components.modeling.speech_llm import collate_features, extract_features
+    from components.training.trainer import batch_loss
 
-    torch.manual_seed(0)
-    params = load_params()
-    sources = read_sources()
-    manifests = {split: read_manifest(split, VALIDATED_DIR) for split in ("train", "dev")}
-    model = SpeechLLM.from_base(
-        sources.encoder,
-        sources.llm,
-        params.train.adapter,
-        params.train.lora,
-        params.train.seed,
-        sources.prompt_template,
-        corpus_languages(manifests),
-        system_prompt=sources.system_prompt,
-    )
-    key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
-    examples = load_examples("train", manifests["train"], key)
-    audio = {u.id: DATA_ROOT / u.audio for u in manifests["train"]}
-    phase = params.train.phases[0]
-    losses, settings = phase.losses, run_settings(model, params.train)
-    draw = task_sampler(examples, {"*": 1.0}, params.train.batch_size, params.train.seed)
-    plan = [draw(step) for step in range(batches)]
+    setup = load_training(workspace, batches)
+    model, params, examples, plan = setup.model, setup.params, setup.examples, setup.plan
+    losses, settings, audio = setup.losses, setup.settings, setup.audio
     rate = model.feature_extractor.sampling_rate
 
     def step(batch, live: bool) -> None:

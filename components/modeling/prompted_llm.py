@@ -24,8 +24,15 @@ from components.modeling.prompts import (
     target_ids,
     text_ids,
 )
+from components.modeling.target_logits import (
+    IGNORE_INDEX,
+    TargetLogits,
+    head_split_matches,
+    prediction_positions,
+    split_head,
+)
 
-IGNORE_INDEX = -100
+__all__ = ["IGNORE_INDEX", "PromptedLLM", "SplicedBatch"]
 
 
 @dataclass
@@ -114,16 +121,43 @@ class PromptedLLM(nn.Module):
         with self.llm_scope():
             return self.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits
 
+    def target_logits(self, batch: SplicedBatch) -> TargetLogits:
+        """The logits at the positions that predict ``batch.labels``' target tokens, projected from
+        those hidden states alone (see :mod:`target_logits`); the same values as gathering them from
+        :meth:`logits`, for a fraction of its time and memory.
+
+        Raises:
+            ValueError: the batch has no labels.
+        """
+        if batch.labels is None:
+            raise ValueError("target_logits: the batch has no targets")
+        split = self._head_split()
+        if split is None:
+            return TargetLogits.gather(self.logits(batch), batch.labels)
+        decoder, head = split
+        positions = prediction_positions(batch.labels)
+        with self.llm_scope():
+            hidden = decoder(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask)
+            logits = head(hidden.last_hidden_state[positions])
+        return TargetLogits(logits, batch.labels[:, 1:][positions[:, :-1]], positions.sum(dim=1))
+
+    def _head_split(self) -> tuple[nn.Module, nn.Module] | None:
+        """The LLM's (decoder, projection), checked once against its own forward pass; None where the
+        split is not the model."""
+        if not hasattr(self, "_split_checked"):
+            split = split_head(self.llm)
+            if split is not None and not head_split_matches(self.llm, *split):
+                split = None
+            self._split_checked = split is not None
+        return split_head(self.llm) if self._split_checked else None
+
     def loss(
         self, instructions: Sequence[str], slots: Sequence[torch.Tensor], targets: Sequence[str]
     ) -> torch.Tensor:
         """Mean cross-entropy over target tokens only (prompt, speech and padding are ignored)."""
         batch = self.splice(instructions, slots, targets, padding_side="right")
-        with self.llm_scope():
-            out = self.llm(
-                inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, labels=batch.labels
-            )
-        return out.loss
+        target = self.target_logits(batch)
+        return torch.nn.functional.cross_entropy(target.logits.float(), target.labels)
 
     @torch.no_grad()
     def generate(

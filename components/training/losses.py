@@ -1,9 +1,9 @@
 """The recipes' training losses, as pure functions of tensors.
 
-Every function takes what the model already produced (logits, adapter vectors, CIF weights) and the
-labels, so the trainer can combine them by weight and each one can be checked by hand. Labels follow
-the prompt splice: ``IGNORE_INDEX`` everywhere but the target tokens and EOS, and the logits at
-position ``t`` predict the token at ``t + 1``.
+Every function takes what the model already produced (logits at the target positions, adapter
+vectors, CIF weights) and the labels, so the trainer can combine them by weight and each one can be
+checked by hand. Labels follow the prompt splice: ``IGNORE_INDEX`` everywhere but the target tokens
+and EOS, and the logits at position ``t`` predict the token at ``t + 1``.
 """
 
 from __future__ import annotations
@@ -13,68 +13,41 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from components.modeling.prompted_llm import IGNORE_INDEX
+from components.modeling.target_logits import TargetLogits
 
 
-def prediction_positions(labels: torch.Tensor) -> torch.Tensor:
-    """(B, L) bool: True at each position whose logits predict a label (the next label is set).
-
-    Speech and text prompts have different prefix lengths and paddings; these positions, not
-    absolute indices, are what two views of the same target have in common.
-    """
-    positions = torch.zeros_like(labels, dtype=torch.bool)
-    positions[:, :-1] = labels[:, 1:] != IGNORE_INDEX
-    return positions
-
-
-def target_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def target_cross_entropy(target: TargetLogits) -> torch.Tensor:
     """Mean cross-entropy per target token over the whole batch.
 
     Summed over tokens and divided by their count, so a long target weighs more than a short one,
     exactly as the LLM's own loss; a mean of per-sequence means would not.
+
+    Raises:
+        ValueError: the batch has no labelled target token.
     """
-    predicted = labels[:, 1:]
-    count = int((predicted != IGNORE_INDEX).sum())
-    if count == 0:
+    if target.labels.numel() == 0:
         raise ValueError("target_cross_entropy: the batch has no labelled target token")
-    total = F.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-        predicted.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-    )
-    return total / count
+    return F.cross_entropy(target.logits.float(), target.labels, reduction="mean")
 
 
-def _aligned_rows(
-    student_labels: torch.Tensor, teacher_labels: torch.Tensor
-) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-    """Per row: student positions, teacher positions and the labels they predict, checked to agree."""
-    if student_labels.shape[0] != teacher_labels.shape[0]:
+def _check_aligned(student: TargetLogits, teacher: TargetLogits) -> None:
+    """Both views must predict the same tokens, row by row."""
+    if student.counts.shape[0] != teacher.counts.shape[0]:
         raise ValueError(
-            f"kl_to_text_teacher: {student_labels.shape[0]} student rows but "
-            f"{teacher_labels.shape[0]} teacher rows"
+            f"kl_to_text_teacher: {student.counts.shape[0]} student rows but "
+            f"{teacher.counts.shape[0]} teacher rows"
         )
-    student_at, teacher_at, predicted = [], [], []
-    student_mask, teacher_mask = prediction_positions(student_labels), prediction_positions(teacher_labels)
-    for row in range(student_labels.shape[0]):
-        s = student_mask[row].nonzero().squeeze(1)
-        t = teacher_mask[row].nonzero().squeeze(1)
+    for row, (s, t) in enumerate(zip(student.rows(), teacher.rows(), strict=True)):
         if s.numel() != t.numel():
             raise ValueError(
                 f"kl_to_text_teacher: row {row} has {s.numel()} student target tokens but "
                 f"{t.numel()} teacher target tokens"
             )
-        s_labels, t_labels = student_labels[row, s + 1], teacher_labels[row, t + 1]
-        if not torch.equal(s_labels, t_labels):
+        if not torch.equal(s, t.to(s.device)):
             raise ValueError(
                 f"kl_to_text_teacher: row {row} has different target tokens for student and teacher "
-                f"({s_labels.tolist()} vs {t_labels.tolist()})"
+                f"({s.tolist()} vs {t.tolist()})"
             )
-        student_at.append(s)
-        teacher_at.append(t)
-        predicted.append(s_labels)
-    return student_at, teacher_at, predicted
 
 
 def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -92,10 +65,8 @@ def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> tor
 
 
 def kl_to_text_teacher(
-    student_logits: torch.Tensor,
-    student_labels: torch.Tensor,
-    teacher_logits: torch.Tensor,
-    teacher_labels: torch.Tensor,
+    student: TargetLogits,
+    teacher: TargetLogits,
     temperature: float = 2.0,
     eot_weight: float = 1.0,
     eot_token_id: int | None = None,
@@ -103,25 +74,22 @@ def kl_to_text_teacher(
     """Distil the LLM reading the transcript (teacher) into the LLM hearing the speech (student).
 
     The two sequences share only their targets: prefix lengths (speech vs. transcript slot) and
-    paddings differ, so each row is aligned on the positions that predict its labels. The end-of-turn
-    term repeats the KL on the positions predicting ``eot_token_id`` (or, when it is None, each row's
-    last label, which the splice makes EOS), so the student learns where the teacher stops.
-    """
-    student_at, teacher_at, predicted = _aligned_rows(student_labels, teacher_labels)
-    if sum(p.numel() for p in predicted) == 0:
-        raise ValueError("kl_to_text_teacher: the batch has no labelled target token")
-    rows = range(len(predicted))
-    student = torch.cat([student_logits[row, student_at[row]] for row in rows])
-    teacher = torch.cat([teacher_logits[row, teacher_at[row]] for row in rows])
-    loss = _kl(student, teacher, temperature)
+    paddings differ, so each is read at its own positions that predict a label (see
+    :class:`TargetLogits`), which pair up token by token. The end-of-turn term repeats the KL on the
+    positions predicting ``eot_token_id`` (or, when it is None, each row's last label, which the
+    splice makes EOS), so the student learns where the teacher stops.
 
-    if eot_token_id is None:
-        ends = [torch.arange(p.numel(), device=p.device) == p.numel() - 1 for p in predicted]
-    else:
-        ends = [p == eot_token_id for p in predicted]
-    eot = torch.cat(ends).to(student.device)
+    Raises:
+        ValueError: the rows' target tokens differ between the views, or there are none.
+    """
+    _check_aligned(student, teacher)
+    if student.labels.numel() == 0:
+        raise ValueError("kl_to_text_teacher: the batch has no labelled target token")
+    teacher_logits = teacher.logits.to(student.logits.device)
+    loss = _kl(student.logits, teacher_logits, temperature)
+    eot = student.row_ends() if eot_token_id is None else student.labels == eot_token_id
     if eot_weight and bool(eot.any()):
-        loss = loss + eot_weight * _kl(student[eot], teacher[eot], temperature)
+        loss = loss + eot_weight * _kl(student.logits[eot], teacher_logits[eot], temperature)
     return loss
 
 

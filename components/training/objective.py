@@ -86,17 +86,14 @@ def batch_objective(
     terms: dict[str, torch.Tensor] = {}
     if "ce" in losses or "kl" in losses:
         batch = model.splice(instructions, trim(out), targets)
-        logits = model.logits(batch)
-        terms["ce"] = target_cross_entropy(logits, batch.labels)
+        student = model.target_logits(batch)
+        terms["ce"] = target_cross_entropy(student)
         if "kl" in losses:
             with torch.no_grad(), model.frozen_llm():
-                teacher = model.splice(instructions, model.text_slots(texts), targets)
-                teacher_logits = model.logits(teacher)
+                teacher = model.target_logits(model.splice(instructions, model.text_slots(texts), targets))
             terms["kl"] = kl_to_text_teacher(
-                logits,
-                batch.labels,
-                teacher_logits,
-                teacher.labels,
+                student,
+                teacher,
                 temperature=settings.kl_temperature,
                 eot_weight=settings.eot_weight,
                 eot_token_id=model.end_of_turn,

@@ -9,13 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from components.modeling.prompted_llm import IGNORE_INDEX
+from components.modeling.target_logits import IGNORE_INDEX, TargetLogits, prediction_positions
 from components.training.losses import (
     cif_quantity_loss,
     ctc_on_embedding_matrix,
     embedding_mse,
     kl_to_text_teacher,
-    prediction_positions,
     target_cross_entropy,
 )
 
@@ -61,14 +60,14 @@ def test_cross_entropy_is_the_mean_over_target_tokens_not_over_sequences() -> No
         per_token[row].append(-torch.log_softmax(scores[row, position], dim=-1)[token])
     terms = per_token[0] + per_token[1]
     hand = sum(terms) / len(terms)
-    torch.testing.assert_close(target_cross_entropy(scores, labels), hand)
+    torch.testing.assert_close(target_cross_entropy(TargetLogits.gather(scores, labels)), hand)
     mean_of_means = (sum(per_token[0]) / len(per_token[0]) + sum(per_token[1]) / len(per_token[1])) / 2
     assert not torch.allclose(hand, mean_of_means)
 
 
 def test_cross_entropy_refuses_a_batch_without_labels() -> None:
     with pytest.raises(ValueError, match="no labelled"):
-        target_cross_entropy(logits((1, 4, VOCAB), 0), torch.full((1, 4), IGNORE_INDEX))
+        target_cross_entropy(TargetLogits.gather(logits((1, 4, VOCAB), 0), torch.full((1, 4), IGNORE_INDEX)))
 
 
 # -- KL to the text teacher -------------------------------------------------------------------------
@@ -77,6 +76,13 @@ def test_cross_entropy_refuses_a_batch_without_labels() -> None:
 STUDENT_PREFIXES, STUDENT_WIDTH = [9, 6], 14
 TEACHER_PREFIXES, TEACHER_WIDTH = [4, 5], 9
 TEMPERATURE = 2.0
+
+
+def kl(student, s_labels, teacher, t_labels, *args, **kwargs) -> torch.Tensor:
+    """The KL on full logits, each view read at its own prediction positions."""
+    return kl_to_text_teacher(
+        TargetLogits.gather(student, s_labels), TargetLogits.gather(teacher, t_labels), *args, **kwargs
+    )
 
 
 def kl_pair(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -107,14 +113,12 @@ def test_kl_aligns_each_row_on_its_own_target_positions() -> None:
     eot_pairs = [(s, t) for s, t in pairs if s_labels[s[0], s[1] + 1] == EOS]
     assert len(eot_pairs) == 2
     want = hand_kl(student, teacher, pairs) + 0.5 * hand_kl(student, teacher, eot_pairs)
-    got = kl_to_text_teacher(
-        student, s_labels, teacher, t_labels, temperature=TEMPERATURE, eot_weight=0.5, eot_token_id=EOS
-    )
+    got = kl(student, s_labels, teacher, t_labels, temperature=TEMPERATURE, eot_weight=0.5, eot_token_id=EOS)
     torch.testing.assert_close(got, want)
     # without an eot id, each row's last label (EOS in the splice) marks the end of the turn
-    got_default = kl_to_text_teacher(student, s_labels, teacher, t_labels, TEMPERATURE, eot_weight=0.5)
+    got_default = kl(student, s_labels, teacher, t_labels, TEMPERATURE, eot_weight=0.5)
     torch.testing.assert_close(got_default, want)
-    plain = kl_to_text_teacher(student, s_labels, teacher, t_labels, TEMPERATURE, eot_weight=0.0)
+    plain = kl(student, s_labels, teacher, t_labels, TEMPERATURE, eot_weight=0.0)
     torch.testing.assert_close(plain, hand_kl(student, teacher, pairs))
 
 
@@ -122,7 +126,7 @@ def test_kl_is_zero_when_aligned_logits_agree_although_absolute_positions_differ
     student, s_labels, teacher, t_labels = kl_pair(seed=2)
     for s, t in zip(predicting(STUDENT_PREFIXES), predicting(TEACHER_PREFIXES), strict=True):
         teacher[t] = student[s]
-    loss = kl_to_text_teacher(student, s_labels, teacher, t_labels, TEMPERATURE, eot_token_id=EOS)
+    loss = kl(student, s_labels, teacher, t_labels, TEMPERATURE, eot_token_id=EOS)
     torch.testing.assert_close(loss, torch.zeros(()), atol=1e-7, rtol=0)
 
     # The pitfall: reading both sequences at the teacher's absolute positions gives a non-zero value.
@@ -139,7 +143,7 @@ def test_kl_trains_the_student_only() -> None:
     student, s_labels, teacher, t_labels = kl_pair(seed=3)
     student.requires_grad_(True)
     teacher.requires_grad_(True)
-    kl_to_text_teacher(student, s_labels, teacher, t_labels, TEMPERATURE).backward()
+    kl(student, s_labels, teacher, t_labels, TEMPERATURE).backward()
     assert teacher.grad is None
     used = prediction_positions(s_labels)
     assert student.grad[used].abs().sum(dim=-1).gt(0).all()
@@ -151,10 +155,10 @@ def test_kl_refuses_rows_whose_targets_differ() -> None:
     other = t_labels.clone()
     other[1, TEACHER_PREFIXES[1]] = 6
     with pytest.raises(ValueError, match="row 1 has different target tokens"):
-        kl_to_text_teacher(student, s_labels, teacher, other)
+        kl(student, s_labels, teacher, other)
     shorter = labels_for(TEACHER_PREFIXES, TEACHER_WIDTH, [TARGETS[0][1:], TARGETS[1]])
     with pytest.raises(ValueError, match="row 0 has 4 student target tokens but 3 teacher"):
-        kl_to_text_teacher(student, s_labels, teacher, shorter)
+        kl(student, s_labels, teacher, shorter)
 
 
 # -- Wav2Prompt's embedding regression --------------------------------------------------------------
