@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from components.modeling.base_models import SOURCES_FILE
-from components.workspace import BASE_DIR
+from components.registry.environment import hardware, package_versions, validation_summary
+from components.workspace import BASE_DIR, METRICS_DIR
 
 LOCK_FILE = "dvc.lock"
 
@@ -29,6 +30,11 @@ class Lineage:
     params: dict[str, Any] = field(default_factory=dict)
     # ``models/base/sources.json``: each base model's source, and format + sha256 where it was converted
     base_models: dict[str, Any] = field(default_factory=dict)
+    # not fingerprinted (see :mod:`environment`): package versions and hardware of the machine that ran
+    # the flow, and validation's summary of the data
+    packages: dict[str, str] = field(default_factory=dict)
+    machine: dict[str, str] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -53,6 +59,10 @@ class Lineage:
         for role, record in (self.base_models.get("checkpoints") or {}).items():
             tags[f"base_model.{role}.format"] = record["format"]
             tags[f"base_model.{role}.sha256"] = record["sha256"]
+        tags.update({f"package.{name}": version for name, version in self.packages.items()})
+        tags.update({f"machine.{key}": value for key, value in self.machine.items()})
+        for key, value in self.validation.items():
+            tags[f"validation.{key}"] = ",".join(value) if isinstance(value, list) else str(value)
         return tags
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +73,9 @@ class Lineage:
             "stages": self.stage_hashes,
             "params": self.params,
             "base_models": self.base_models,
+            "packages": self.packages,
+            "machine": self.machine,
+            "validation": self.validation,
         }
 
 
@@ -104,4 +117,13 @@ def collect_lineage(workspace: Path) -> Lineage:
     commit, dirty = git_state(Path(workspace))
     sources = Path(workspace) / BASE_DIR / SOURCES_FILE  # prepare's record of the base models
     base_models = json.loads(sources.read_text(encoding="utf-8")) if sources.is_file() else {}
-    return Lineage(commit, dirty, stage_hashes(lock), params, base_models)
+    return Lineage(
+        commit,
+        dirty,
+        stage_hashes(lock),
+        params,
+        base_models,
+        packages=package_versions(),
+        machine=hardware(),
+        validation=validation_summary(Path(workspace) / METRICS_DIR / "validation.json"),
+    )

@@ -103,6 +103,13 @@ def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace
     assert set(lineage["stages"]) == set(STAGES)
     assert lineage["stages"]["train"]["outs"]["models/adapter"].endswith(".dir")
     assert lineage["prefect_flow_run_id"] and lineage["mlflow_run_id"]
+    # what the version was built with, and what validation said of its data
+    from importlib import metadata
+
+    assert lineage["packages"]["torch"] == metadata.version("torch")
+    assert lineage["packages"]["mlflow"] == metadata.version("mlflow")
+    assert lineage["machine"]["cpu"] and lineage["machine"]["gpu"] == "none"
+    assert lineage["validation"]["success"] is True and lineage["validation"]["rows"] > 0
 
 
 def test_predict_with_the_registered_model_matches_the_workspace_model(workspace: Path) -> None:
