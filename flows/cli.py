@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -52,6 +53,9 @@ def retrain(
         typer.Option(help=f"Apply this recipe's preset to params.yaml first: {', '.join(RECIPES)}."),
     ] = None,
     stage_timeout: Annotated[float | None, typer.Option(help="Seconds each stage may run.")] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for another retrain of this workspace to finish.")
+    ] = 0.0,
 ) -> None:
     """Run the pipeline as a Prefect flow and register a new model version if anything changed."""
     if recipe is not None and recipe not in RECIPES:
@@ -62,23 +66,27 @@ def retrain(
     from components.data.importers import CorpusError
     from components.recipes.presets import apply_recipe
     from components.stages.pipeline import StageFailed
-
-    try:
-        if recipe is not None:
-            apply_recipe(workspace / "params.yaml", recipe)
-            typer.echo(f"params.yaml: recipe {recipe} (targets and train set from its preset)")
-        load_params(workspace / "params.yaml")
-    except ParamsError as exc:
-        fail(str(exc))
-    from flows.retrain import retrain as retrain_flow
+    from components.workspace_lock import WorkspaceBusy, workspace_lock
 
     start = time.perf_counter()
-    try:
-        result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
-    except StageFailed as exc:
-        fail(f"{exc}; nothing was registered")
-    except CorpusError as exc:
-        fail(f"prepare.corpus: {exc}; no stage ran and nothing was registered")
+    with contextlib.ExitStack() as held:
+        try:
+            # held from the first edit of params.yaml to the registration
+            held.enter_context(workspace_lock(workspace, "retrain", wait))
+            if recipe is not None:
+                apply_recipe(workspace / "params.yaml", recipe)
+                typer.echo(f"params.yaml: recipe {recipe} (targets and train set from its preset)")
+            load_params(workspace / "params.yaml")
+        except (ParamsError, WorkspaceBusy) as exc:
+            fail(str(exc))
+        from flows.retrain import retrain as retrain_flow
+
+        try:
+            result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
+        except StageFailed as exc:
+            fail(f"{exc}; nothing was registered")
+        except CorpusError as exc:
+            fail(f"prepare.corpus: {exc}; no stage ran and nothing was registered")
     ran = result["stages_run"]
     typer.echo("")
     typer.echo(f"stages run: {', '.join(ran) if ran else 'none (every stage was up to date)'}")

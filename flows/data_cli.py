@@ -93,6 +93,7 @@ def import_corpus(
     from components.data.importers.snapshot import corpus_snapshot
     from components.data.languages import iso639_3
     from components.params_file import update_params
+    from components.workspace_lock import WorkspaceBusy, workspace_lock
 
     workspace = workspace.resolve()
     params_path = workspace / "params.yaml"
@@ -118,8 +119,9 @@ def import_corpus(
         "snapshot": corpus_snapshot(source.resolve(), rows),
     }
     try:
-        update_params(params_path, {"prepare.corpus": corpus})
-    except ParamsError as exc:
+        with workspace_lock(workspace, "data import"):  # never under a running retrain
+            update_params(params_path, {"prepare.corpus": corpus})
+    except (ParamsError, WorkspaceBusy) as exc:
         fail(str(exc))
 
     splits = Counter(row.split for row in rows)

@@ -26,6 +26,7 @@ from components.stages.pipeline import STAGES, StageFailed, StageRun, push, repr
 from components.validation.render import render_markdown
 from components.validation.report import RESULTS_FILE
 from components.workspace import VALIDATION_DIR
+from components.workspace_lock import workspace_lock
 
 
 class StageFailureWithoutTraceback(logging.Filter):
@@ -124,14 +125,23 @@ def summary_markdown(runs: list[StageRun], registration: Registration) -> str:
 
 @flow(name="retrain", log_prints=True)
 def retrain(
-    workspace: str = ".", recipe: str | None = None, stage_timeout_s: float | None = None
+    workspace: str = ".",
+    recipe: str | None = None,
+    stage_timeout_s: float | None = None,
+    wait_s: float = 0.0,
 ) -> dict[str, Any]:
     """Refresh an imported corpus's snapshot, run prepare → validate → targets → train → evaluate →
-    export, then register what is new.
+    export, then register what is new; all under the workspace's lock (waiting ``wait_s`` seconds at
+    most for another run to release it: see :mod:`components.workspace_lock`).
 
     ``recipe`` first applies that recipe's preset to ``params.yaml``; either way the version is tagged
     with the recipe ``params.yaml`` names, which is what was run.
     """
+    with workspace_lock(Path(workspace), "retrain flow", wait_s):
+        return _retrain(workspace, recipe, stage_timeout_s)
+
+
+def _retrain(workspace: str, recipe: str | None, stage_timeout_s: float | None) -> dict[str, Any]:
     if recipe is not None:
         apply_recipe(Path(workspace) / "params.yaml", recipe)
     snapshot_task(workspace)
