@@ -65,6 +65,7 @@ def retrain(
     from components.config import ParamsError, load_params
     from components.data.importers import CorpusError
     from components.recipes.presets import apply_recipe
+    from components.registry.versions import RegistryError
     from components.stages.pipeline import StageFailed
     from components.workspace_lock import WorkspaceBusy, workspace_lock
 
@@ -85,6 +86,8 @@ def retrain(
             result = retrain_flow(workspace=str(workspace), stage_timeout_s=stage_timeout)
         except StageFailed as exc:
             fail(f"{exc}; nothing was registered")
+        except RegistryError as exc:
+            fail(f"{exc}; run `speechalign retrain` again once it answers: it completes what is unfinished")
         except CorpusError as exc:
             fail(f"prepare.corpus: {exc}; no stage ran and nothing was registered")
     ran = result["stages_run"]

@@ -21,6 +21,7 @@ from components.data.importers.snapshot import refresh_snapshot
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
+from components.registry.versions import RegistryError
 from components.stages.evaluate import TRANSFER_REPORT
 from components.stages.pipeline import STAGES, StageFailed, StageRun, push, repro, stages_run
 from components.validation.render import render_markdown
@@ -31,11 +32,12 @@ from components.workspace_lock import workspace_lock
 
 class StageFailureWithoutTraceback(logging.Filter):
     """Prefect logs a failed task and flow with the exception's traceback. A failed stage's output is
-    on the console already and its one-line message names what failed; the traceback would only show
-    the orchestration's own code, three times over, so it is left out (the message stays)."""
+    on the console already and its one-line message (or the registry's) names what failed; the
+    traceback would only show the orchestration's own code, three times over, so it is left out (the
+    message stays)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], StageFailed):
+        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, RegistryError)):
             record.exc_info, record.exc_text = None, None
         return True
 

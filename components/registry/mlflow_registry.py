@@ -19,6 +19,13 @@ from typing import Any
 from components.config import Params
 from components.data.manifest import MANIFEST_DIR, SPLITS, manifest_path, read_rows
 from components.registry.lineage import Lineage
+from components.registry.versions import (
+    complete_version,
+    create_version,
+    find_version,
+    is_complete,
+    registry_errors,
+)
 from components.workspace import (
     ADAPTER_DIR,
     BASE_DIR,
@@ -76,19 +83,6 @@ def configure(workspace: Path, experiment: str) -> str:
     if uri.startswith("sqlite:"):
         location = ((Path(workspace) / STATE_DIR).resolve() / "mlartifacts").as_uri()
     return mlflow.create_experiment(experiment, artifact_location=location)
-
-
-def find_version(client: Any, model_name: str, fingerprint: str) -> Any | None:
-    """The registered version built from exactly this pipeline state, if any."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = client.search_model_versions(
-            f"name='{model_name}' and tags.lineage_fingerprint='{fingerprint}'"
-        )
-    except MlflowException:
-        return None
-    return min(versions, key=lambda v: int(v.version)) if versions else None
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -213,8 +207,9 @@ def model_artifacts(workspace: Path) -> dict[str, str]:
     return artifacts
 
 
-def log_pyfunc(workspace: Path, params: Params, name: str) -> Any:
-    """Log the model from code (this package's pyfunc module) and register it under ``name``."""
+def log_pyfunc(workspace: Path, params: Params) -> Any:
+    """Log the model from code (this package's pyfunc module) to the active run; registering it is
+    :func:`versions.create_version`'s job."""
     import mlflow
 
     from components.registry import pyfunc_model
@@ -230,44 +225,22 @@ def log_pyfunc(workspace: Path, params: Params, name: str) -> Any:
             "max_new_tokens": params.evaluate.max_new_tokens,
             "too_long": params.validate.audio.too_long,
         },
-        registered_model_name=name,
     )
 
 
-def register_pipeline_state(
-    workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str = "blsp"
-) -> Registration:
-    """Log one run and register one version for a new pipeline state; say so when it is not new."""
+def log_run(
+    workspace: Path, params: Params, lineage: Lineage, tags: dict[str, str], experiment_id: str, recipe: str
+) -> tuple[str, str]:
+    """One MLflow run with the version's tags, params, metrics, curves, datasets, lineage, reports and
+    the pyfunc model; returns (run id, model URI)."""
     import mlflow
     from mlflow import MlflowClient
 
-    workspace = Path(workspace)
-    name = params.registry.model_name
-    experiment_id = configure(workspace, params.registry.experiment)
-    client = MlflowClient()
-    existing = find_version(client, name, lineage.fingerprint)
-    if existing is not None:
-        return Registration(
-            name,
-            existing.version,
-            False,
-            existing.run_id,
-            None,
-            f"nothing changed: this pipeline state ({lineage.fingerprint[:12]}) is already "
-            f"{name} version {existing.version}; no new version registered",
-        )
-    export = json.loads((workspace / METRICS_DIR / "export.json").read_text(encoding="utf-8"))
-    tags = {
-        **lineage.tags(),
-        "recipe": recipe,
-        "prefect_flow_run_id": flow_run_id or "none",
-        "onnx_parity": "passed" if export.get("passed") else "failed",
-    }
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"retrain-{recipe}") as run:
         mlflow.set_tags(tags)
         mlflow.log_params(flatten(params.model_dump(by_alias=True)))
         mlflow.log_metrics(numeric_metrics(workspace))
-        log_training_curve(client, run.info.run_id, workspace)
+        log_training_curve(MlflowClient(), run.info.run_id, workspace)
         log_datasets(workspace, lineage)
         mlflow.log_dict(lineage.to_json(), "lineage.json")
         for relative in (
@@ -289,15 +262,69 @@ def register_pipeline_state(
         with warnings.catch_warnings():
             # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.
             warnings.filterwarnings("ignore", message=".*(type hint|input example|input_example).*")
-            info = log_pyfunc(workspace, params, name)
-    version = str(info.registered_model_version)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-    alias = None
-    if export.get("passed"):
-        alias = params.registry.challenger_alias
-        client.set_registered_model_alias(name, alias, version)
-    gate = f"alias '{alias}' set" if alias else "export parity gate failed: no alias set"
-    return Registration(
-        name, version, True, run.info.run_id, alias, f"registered {name} version {version}; {gate}"
-    )
+            info = log_pyfunc(workspace, params)
+    return run.info.run_id, info.model_uri
+
+
+def register_pipeline_state(
+    workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str = "blsp"
+) -> Registration:
+    """Log one run and register one version for a new pipeline state; finish a registration of this
+    state that was cut off (see :mod:`versions`); say so when the state is registered already.
+
+    Raises:
+        RegistryError: the tracking server could not be searched or written after MLflow's retries.
+    """
+    workspace = Path(workspace)
+    with registry_errors("registration", tracking_uri(workspace)):
+        return _register(workspace, params, lineage, flow_run_id, recipe)
+
+
+def _register(
+    workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str
+) -> Registration:
+    from mlflow import MlflowClient
+
+    name = params.registry.model_name
+    experiment_id = configure(workspace, params.registry.experiment)
+    client = MlflowClient()
+    existing = find_version(client, name, lineage.fingerprint)
+    if existing is not None and is_complete(existing):
+        return Registration(
+            name,
+            existing.version,
+            False,
+            existing.run_id,
+            None,
+            f"nothing changed: this pipeline state ({lineage.fingerprint[:12]}) is already "
+            f"{name} version {existing.version}; no new version registered",
+        )
+    if existing is not None:
+        alias = params.registry.challenger_alias if existing.tags.get("onnx_parity") == "passed" else None
+        complete_version(client, name, existing.version, alias)
+        return Registration(
+            name,
+            existing.version,
+            True,
+            existing.run_id,
+            alias,
+            f"completed the interrupted registration of {name} version {existing.version}; "
+            + alias_message(alias),
+        )
+    export = json.loads((workspace / METRICS_DIR / "export.json").read_text(encoding="utf-8"))
+    tags = {
+        **lineage.tags(),
+        "recipe": recipe,
+        "prefect_flow_run_id": flow_run_id or "none",
+        "onnx_parity": "passed" if export.get("passed") else "failed",
+    }
+    run_id, model_uri = log_run(workspace, params, lineage, tags, experiment_id, recipe)
+    version = str(create_version(model_uri, name, tags).version)
+    alias = params.registry.challenger_alias if export.get("passed") else None
+    complete_version(client, name, version, alias)
+    message = f"registered {name} version {version}; {alias_message(alias)}"
+    return Registration(name, version, True, run_id, alias, message)
+
+
+def alias_message(alias: str | None) -> str:
+    return f"alias '{alias}' set" if alias else "export parity gate failed: no alias set"

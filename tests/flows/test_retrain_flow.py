@@ -157,6 +157,99 @@ def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace
     assert [str(v.version) for v in versions] == ["1"]
 
 
+@pytest.fixture
+def fresh_registry(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The workspace's pipeline state, registered into an empty registry of its own."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'registry.db'}")
+    yield
+    mlflow.set_tracking_uri(None)
+
+
+def register(workspace: Path):
+    from components.config import load_params
+    from components.registry.lineage import collect_lineage
+    from components.registry.mlflow_registry import register_pipeline_state
+
+    params = load_params(workspace / "params.yaml")
+    return register_pipeline_state(workspace, params, collect_lineage(workspace), None, "blsp")
+
+
+def test_a_registration_cut_off_leaves_a_whole_pending_version_that_the_next_run_completes(
+    workspace: Path, fresh_registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from components.registry.versions import RegistryError
+
+    real_alias = MlflowClient.set_registered_model_alias
+
+    def outage(self, *args, **kwargs):
+        raise MlflowException("API request failed with 503 Service Unavailable (injected)")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", outage)
+    with pytest.raises(RegistryError) as failure:
+        register(workspace)
+    assert "503 Service Unavailable" in str(failure.value) and "\n" not in str(failure.value)
+    client = MlflowClient()
+    [partial] = client.search_model_versions("name='speechalign'")
+    assert partial.tags["registration"] == "pending"
+    # created whole: every lineage tag is there although the registration stopped
+    assert partial.tags["lineage_fingerprint"] and partial.tags["package.torch"]
+    assert any(key.startswith("dvc.train.outs.") for key in partial.tags)
+    assert not client.get_model_version("speechalign", partial.version).aliases
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", real_alias)
+    completed = register(workspace)
+    assert completed.message.startswith("completed the interrupted registration of speechalign version 1")
+    [whole] = client.search_model_versions("name='speechalign'")
+    assert whole.tags["registration"] == "complete"
+    assert client.get_model_version_by_alias("speechalign", "challenger").version == whole.version
+    assert register(workspace).message.startswith("nothing changed")
+
+
+def test_a_registry_that_cannot_be_searched_is_an_error_not_an_empty_registry(
+    workspace: Path, fresh_registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from components.registry.versions import RegistryError
+
+    def broken(self, *args, **kwargs):
+        raise MlflowException("API request failed with 500 Internal Server Error (injected)")
+
+    monkeypatch.setattr(MlflowClient, "search_model_versions", broken)
+    with pytest.raises(RegistryError, match="searching speechalign for pipeline state"):
+        register(workspace)
+    monkeypatch.undo()
+    assert MlflowClient().search_registered_models() == []  # nothing was registered in its place
+
+
+def test_an_unreachable_tracking_server_fails_retrain_in_one_line(workspace: Path) -> None:
+    import os
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    }
+    command = [str(Path(sys.executable).parent / "speechalign"), "retrain", "--workspace", str(workspace)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("speechalign: error: MLflow at http://127.0.0.1:") and "again" in last
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_bad_data_stops_before_targets_and_registers_nothing(prefect_harness, workspace: Path) -> None:
     from components.stages.pipeline import StageFailed
     from flows.retrain import retrain
