@@ -97,6 +97,15 @@ def retrain(
     typer.echo(f"retrain finished in {time.perf_counter() - start:.1f} s")
 
 
+def decision(tags: dict[str, str]) -> str:
+    """The last promotion or rollback recorded on a version, in a few words."""
+    if "rollback.to" in tags:
+        return f"rolled back to {tags['rollback.to']}"
+    if "promotion.decision" in tags:
+        return f"{tags['promotion.decision']} (vs {tags.get('promotion.champion_before', 'none')})"
+    return "-"
+
+
 @app.command()
 def models(workspace: Workspace = Path(".")) -> None:
     """Registered versions with their aliases and key metrics."""
@@ -116,7 +125,7 @@ def models(workspace: Workspace = Path(".")) -> None:
     for alias, version in aliases.items():
         by_version.setdefault(str(version), []).append(alias)
     table = Table(title=f"{name}")
-    for column in ("version", "aliases", "recipe", "created", *KEY_METRICS):
+    for column in ("version", "aliases", "recipe", "created", "promotion", *KEY_METRICS):
         table.add_column(column, no_wrap=True)
     versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
     for version in versions:
@@ -128,12 +137,51 @@ def models(workspace: Workspace = Path(".")) -> None:
             ", ".join(sorted(by_version.get(str(version.version), []))) or "-",
             version.tags.get("recipe", "-"),
             created,
+            decision(version.tags),
             *values,
         )
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # pipes and CI logs get the whole table, unwrapped
     console.print(table)
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Argument(help="Version to judge; default: the challenger.")] = None,
+    workspace: Workspace = Path("."),
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a retrain of this workspace.")] = 0.0,
+) -> None:
+    """Judge a version against the champion through the gates in params.yaml; promote it if it passes."""
+    result = _registry_flow(workspace, "promote", version=version, wait_s=wait)
+    typer.echo(result["message"])
+    if result["champion_after"] != result["version"]:
+        raise typer.Exit(code=2)  # refused: a scheduler must not read this as success
+
+
+@app.command()
+def rollback(
+    workspace: Workspace = Path("."),
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a retrain of this workspace.")] = 0.0,
+) -> None:
+    """Move champion back to the version the current champion replaced."""
+    typer.echo(_registry_flow(workspace, "rollback", wait_s=wait)["message"])
+
+
+def _registry_flow(workspace: Path, name: str, **arguments: object) -> dict:
+    """Run flow ``name`` of flows/promote.py; bad input and a busy workspace end in one line."""
+    workspace = workspace.resolve()
+    apply_local_defaults(workspace)
+    from components.config import ParamsError
+    from components.registry.promotion import PromotionError
+    from components.registry.versions import RegistryError
+    from components.workspace_lock import WorkspaceBusy
+    from flows import promote as flows
+
+    try:
+        return getattr(flows, name)(workspace=str(workspace), **arguments)
+    except (ParamsError, PromotionError, RegistryError, WorkspaceBusy) as exc:
+        fail(str(exc))
 
 
 @app.command()

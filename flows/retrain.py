@@ -7,7 +7,6 @@ MLflow holds runs, versions and aliases; the steps themselves live in ``componen
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +20,15 @@ from components.data.importers.snapshot import refresh_snapshot
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
-from components.registry.versions import RegistryError
 from components.stages.evaluate import TRANSFER_REPORT
-from components.stages.pipeline import STAGES, StageFailed, StageRun, push, repro, stages_run
+from components.stages.pipeline import STAGES, StageRun, push, repro, stages_run
 from components.validation.render import render_markdown
 from components.validation.report import RESULTS_FILE
 from components.workspace import VALIDATION_DIR
 from components.workspace_lock import workspace_lock
+from flows import expected_failures
 
-
-class StageFailureWithoutTraceback(logging.Filter):
-    """Prefect logs a failed task and flow with the exception's traceback. A failed stage's output is
-    on the console already and its one-line message (or the registry's) names what failed; the
-    traceback would only show the orchestration's own code, three times over, so it is left out (the
-    message stays)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, RegistryError)):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-for _logger in ("prefect.task_runs", "prefect.flow_runs", "prefect.engine"):
-    logging.getLogger(_logger).addFilter(StageFailureWithoutTraceback())
+expected_failures.install()
 
 
 @task(name="dvc-repro", cache_policy=NO_CACHE, task_run_name="dvc repro {stage}")

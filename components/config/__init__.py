@@ -20,7 +20,7 @@ from components.config.prepare import (
     TinyEncoderParams,
     TinyLLMParams,
 )
-from components.config.registry import RegistryParams
+from components.config.registry import PromotionGates, RegistryParams
 from components.config.training import (
     RECIPES,
     AdapterKind,
@@ -54,6 +54,7 @@ __all__ = [
     "OptionProblems",
     "PARAMS_FILE",
     "Params",
+    "PromotionGates",
     "ParamsError",
     "PhaseParams",
     "PrepareParams",

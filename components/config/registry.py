@@ -1,4 +1,5 @@
-"""``registry``: where versions are registered, and the aliases they are given."""
+"""``registry``: where versions are registered, the aliases they are given, and the gates a
+challenger passes to become champion."""
 
 from __future__ import annotations
 
@@ -7,8 +8,26 @@ from pydantic import Field
 from components.config.base import Section
 
 
+class PromotionGates(Section):
+    """What ``speechalign promote`` requires of a challenger against the champion, on one test split.
+
+    Tolerances are absolute, in the metric's own unit (CER as a fraction, chrF in points); a task the
+    champion was not scored on is not gated by it.
+    """
+
+    max_cer_increase: float = Field(0.0, ge=0)  # ASR CER may rise by at most this
+    max_chrf_decrease: float = Field(0.0, ge=0)  # translation chrF may fall by at most this
+    require_parity: bool = True  # the ONNX export matched PyTorch
+    # the paired per-utterance CER difference (cluster bootstrap over sentences): refuse when its 95%
+    # interval lies wholly on the challenger's worse side
+    refuse_significantly_worse: bool = True
+    bootstrap_seed: int = 0
+
+
 class RegistryParams(Section):
     model_name: str = Field("speechalign", min_length=1)
     experiment: str = Field("speechalign", min_length=1)
     stage_timeout_s: int = Field(3600, gt=0)
     challenger_alias: str = "challenger"
+    champion_alias: str = "champion"
+    promotion: PromotionGates = PromotionGates()

@@ -253,6 +253,7 @@ def prediction_rows(queries: Sequence[Query], outputs: dict[str, list[str]]) -> 
             "task": q.task,
             "instruction": q.instruction,
             "reference": q.reference,
+            "language": q.language,  # how the reference is scored; lets two versions be compared later
             **{f"{condition}_output": outputs[condition][i] for condition in outputs},
         }
         for i, q in enumerate(queries)
