@@ -205,16 +205,18 @@ def dev_objective(
     params: TrainParams,
     settings: ObjectiveSettings,
 ) -> dict[str, float]:
-    """Each loss term and the weighted objective, averaged over dev batches in a fixed order."""
+    """Each loss term and the weighted objective, averaged over dev batches in a fixed order; without
+    autograd, so a dev batch holds no activations for a backward pass that never comes."""
     if not examples:
         return {}
     was_training = model.training
     model.eval()
     totals: dict[str, list[float]] = {}
-    for start in range(0, len(examples), params.batch_size):
-        terms = batch_loss(model, examples[start : start + params.batch_size], losses, params, settings)
-        for name, value in terms.items():
-            totals.setdefault(name, []).append(float(value))
+    with torch.no_grad():
+        for start in range(0, len(examples), params.batch_size):
+            terms = batch_loss(model, examples[start : start + params.batch_size], losses, params, settings)
+            for name, value in terms.items():
+                totals.setdefault(name, []).append(float(value))
     model.train(was_training)
     return {name: float(np.mean(values)) for name, values in totals.items()}
 

@@ -408,3 +408,28 @@ def test_a_later_phase_starts_from_where_the_earlier_one_ended(tiny_base_dirs) -
     first, second = train_recipe(model, examples, examples[:2], params, progress=False).phases
     assert second.dev_before == first.dev_after  # measured as b starts: on the weights a left
     assert first.dev_before != second.dev_before
+
+
+def test_the_dev_objective_builds_no_autograd_graph(tiny_base_dirs, monkeypatch) -> None:
+    import torch
+
+    from components.config import TrainParams
+    from components.modeling.speech_llm import SpeechLLM
+    from components.training import trainer
+
+    model = SpeechLLM.from_base(*tiny_base_dirs)
+    examples = noise_examples(model, ["hello world", "good morning", "see you"], [8000, 9600, 6400])
+    params = TrainParams(batch_size=2)
+    settings = trainer.run_settings(model, params)
+    real, graded = trainer.batch_loss, []
+
+    def watched(*args, **kwargs):
+        graded.append(torch.is_grad_enabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "batch_loss", watched)
+    measured = trainer.dev_objective(model, examples, {"ce": 1.0}, params, settings)
+    assert graded == [False, False]  # two dev batches, neither with autograd
+    model.eval()
+    by_hand = [float(real(model, examples[i : i + 2], {"ce": 1.0}, params, settings)["ce"]) for i in (0, 2)]
+    assert measured["ce"] == pytest.approx(sum(by_hand) / 2, rel=1e-6)
