@@ -276,12 +276,19 @@ def register_pipeline_state(
         RegistryError: the tracking server could not be searched or written after MLflow's retries.
     """
     workspace = Path(workspace)
+    # read before the registry is touched: a missing file here is the pipeline's fault, not MLflow's
+    export = json.loads((workspace / METRICS_DIR / "export.json").read_text(encoding="utf-8"))
     with registry_errors("registration", tracking_uri(workspace)):
-        return _register(workspace, params, lineage, flow_run_id, recipe)
+        return _register(workspace, params, lineage, flow_run_id, recipe, export)
 
 
 def _register(
-    workspace: Path, params: Params, lineage: Lineage, flow_run_id: str | None, recipe: str
+    workspace: Path,
+    params: Params,
+    lineage: Lineage,
+    flow_run_id: str | None,
+    recipe: str,
+    export: dict[str, Any],
 ) -> Registration:
     from mlflow import MlflowClient
 
@@ -311,7 +318,6 @@ def _register(
             f"completed the interrupted registration of {name} version {existing.version}; "
             + alias_message(alias),
         )
-    export = json.loads((workspace / METRICS_DIR / "export.json").read_text(encoding="utf-8"))
     tags = {
         **lineage.tags(),
         "recipe": recipe,
