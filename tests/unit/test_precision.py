@@ -27,6 +27,7 @@ def tiny_run(tiny_base_dirs, precision: str):
     seed_everything(params.seed)
     model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, params.lora, params.seed)
     examples = noise_examples(model, ["hello world", "the quick fox", "a dog"], [30000, 36000, 42000])
+    model._head_split()  # the one-off check of the target-logits split runs in fp32 on purpose
     seen = []
     hook = model.llm.get_output_embeddings().register_forward_hook(lambda m, i, out: seen.append(out.dtype))
     result = train_recipe(model, examples, examples[:2], params, progress=False)
