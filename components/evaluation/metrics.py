@@ -143,6 +143,11 @@ def utterance_cer(reference: str, hypothesis: str, language: str = "") -> float:
     return asr_scores([reference], [hypothesis], [language])["cer"]
 
 
+def sentence_key(reference: str, language: str = "") -> str:
+    """The unit a paired bootstrap resamples: one sentence in one language, however many voices say it."""
+    return f"{language}\x1f{normalise_for_asr(reference, language)}"
+
+
 def paired_bootstrap(
     differences: Sequence[float],
     seed: int = 0,

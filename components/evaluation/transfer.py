@@ -15,6 +15,7 @@ from components.evaluation.metrics import (
     SPACELESS,
     normalise_for_asr,
     paired_bootstrap,
+    sentence_key,
     utterance_cer,
 )
 from components.evaluation.zero_shot import CASCADES, CONDITIONS, Query
@@ -44,10 +45,7 @@ def paired_asr_gaps(queries: Sequence[Query], outputs: dict[str, list[str]], see
     ]
     speech = [utterance_cer(queries[i].reference, outputs["speech"][i], queries[i].language) for i in indices]
     # the unit of resampling: one sentence, however many voices speak it
-    sentences = [
-        f"{queries[i].language}\x1f{normalise_for_asr(queries[i].reference, queries[i].language)}"
-        for i in indices
-    ]
+    sentences = [sentence_key(queries[i].reference, queries[i].language) for i in indices]
     gaps = {}
     for control in CONTROLS:
         other = [

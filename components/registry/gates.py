@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.config import PromotionGates
-from components.evaluation.metrics import normalise_for_asr, paired_bootstrap, utterance_cer
+from components.evaluation.metrics import normalise_for_asr, paired_bootstrap, sentence_key, utterance_cer
 from components.evaluation.transfer import CONTROLS, HEADLINE
 
 
@@ -111,7 +111,7 @@ def paired_cer_check(challenger: Evidence, champion: Evidence, seed: int) -> Che
         before = utterance_cer(row["reference"], old[(row["id"], "asr")]["speech_output"], language)
         after = utterance_cer(row["reference"], row["speech_output"], language)
         differences.append(before - after)
-        sentences.append(f"{language}\x1f{normalise_for_asr(row['reference'], language)}")
+        sentences.append(sentence_key(row["reference"], language))
     if not differences:
         return Check("paired_cer", True, "no ASR utterance scored by both")
     gap = paired_bootstrap(differences, seed, clusters=sentences)
