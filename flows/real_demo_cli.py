@@ -92,6 +92,7 @@ def real_demo(
     workspace: Annotated[Path, typer.Option(help="The real demo's own workspace.")] = DEFAULT_WORKSPACE,
 ) -> None:
     """Fetch, then train RECIPE on recorded speech with Whisper-base and a pretrained LLM, and register it."""
+    from components.atomic import write_text
     from components.checkpoints.catalog import CATALOG
     from components.config import RECIPES, ParamsError
     from components.params_file import update_params
@@ -108,14 +109,18 @@ def real_demo(
         if base[role] in CATALOG:
             run_cli("checkpoints", "fetch", base[role])
     root = sync_workspace(workspace)
-    # the same command a user runs: fetch, build the manifest, import it as jsonl (before params change)
-    run_cli("data", "fetch", "asterisk", "--languages", ",".join(codes), "--workspace", str(root))
     params_path = root / "params.yaml"
-    try:
+    before = params_path.read_text(encoding="utf-8")
+    try:  # the preset first, so the import checks durations against Whisper's 30 s, not the demo's 10 s
         apply_recipe(params_path, recipe)
         update_params(params_path, real_settings(params_path, languages_iso, steps))
-    except ParamsError as exc:
-        fail(str(exc))
+        # the same command a user runs: fetch, build the manifest, import it as jsonl
+        run_cli("data", "fetch", "asterisk", "--languages", ",".join(codes), "--workspace", str(root))
+    except (ParamsError, typer.Exit) as exc:
+        write_text(params_path, before)  # a failed step leaves the workspace's params as they were
+        if isinstance(exc, ParamsError):
+            fail(str(exc))
+        raise
     commit_changes(root, f"real demo: {recipe} on {', '.join(codes)}")
     typer.echo(f"real demo: workspace {root}, set up in {time.perf_counter() - start:.0f} s")
     run_cli("retrain", "--workspace", str(root))
