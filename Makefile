@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo real-demo test bench bench-validation bench-import-layouts install system-packages lint clean
+.PHONY: demo real-demo test bench bench-validation bench-import-layouts install system-packages server-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -31,7 +31,7 @@ REAL_STEPS ?= 60
 real-demo: install
 	$(BIN)/speechalign real-demo --recipe $(RECIPE) --languages $(REAL_LANGUAGES) --steps $(REAL_STEPS)
 
-test: install
+test: install server-packages
 	$(BIN)/python -m pytest -q
 
 bench: install
@@ -56,6 +56,14 @@ system-packages:
 	  echo "installing system packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends espeak-ng sox libsox-fmt-all >/dev/null; \
+	fi
+
+# the integration test starts its own PostgreSQL cluster (initdb in a temp folder): Debian's postgresql
+server-packages:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing system packages: postgresql"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -15,6 +15,7 @@ from components.config import RECIPES
 from flows.checkpoints_cli import checkpoints_app
 from flows.command_line import Workspace, fail
 from flows.data_cli import data_app
+from flows.deploy_cli import deploy, worker
 from flows.environment import apply_local_defaults
 from flows.real_demo_cli import real_demo
 
@@ -22,6 +23,8 @@ app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speec
 app.add_typer(data_app, name="data")
 app.add_typer(checkpoints_app, name="checkpoints")
 app.command("real-demo")(real_demo)
+app.command()(deploy)
+app.command()(worker)
 
 KEY_METRICS = {
     "CER speech": "eval.asr.speech.all.cer",

@@ -17,7 +17,9 @@ from tests.unit.test_promotion_gates import CLOSE, EXACT, GARBLED, SENTENCES, ev
 REPO = Path(__file__).resolve().parents[2]
 
 
-def register(workspace: Path, outputs: list[str], parity: bool = True, ids=None) -> str:
+def register(
+    workspace: Path, outputs: list[str], parity: bool = True, ids=None, name: str = "speechalign"
+) -> str:
     import mlflow
 
     from components.registry.mlflow_registry import configure
@@ -35,7 +37,7 @@ def register(workspace: Path, outputs: list[str], parity: bool = True, ids=None)
         mlflow.log_text(rows, "reports/eval/predictions.jsonl")
         info = mlflow.pyfunc.log_model(name="model", python_model=Model())
     tags = {"onnx_parity": "passed" if parity else "failed", "recipe": "blsp"}
-    version = mlflow.register_model(info.model_uri, "speechalign", tags=tags)
+    version = mlflow.register_model(info.model_uri, name, tags=tags)
     assert version.run_id == run.info.run_id
     return str(version.version)
 
