@@ -247,9 +247,12 @@ def predict(
             fail(f"{name} has neither a champion nor a challenger alias; pass --model")
     from mlflow.exceptions import MlflowException
 
+    from components.registry.requests import encode_file
+
     loaded = mlflow.pyfunc.load_model(model)
     try:
-        answer = loaded.predict(pd.DataFrame({"audio": [str(audio.resolve())], "instruction": [instruction]}))
+        # the file's bytes, as a client of the served model sends them: the model reads no paths here
+        answer = loaded.predict(pd.DataFrame({"audio": [encode_file(audio)], "instruction": [instruction]}))
     except (ValueError, MlflowException) as exc:  # the audio or the instruction, in the model's one line
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     typer.echo(answer[0])

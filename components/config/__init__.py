@@ -20,7 +20,7 @@ from components.config.prepare import (
     TinyEncoderParams,
     TinyLLMParams,
 )
-from components.config.registry import PromotionGates, RegistryParams
+from components.config.registry import PromotionGates, RegistryParams, ServingLimits
 from components.config.training import (
     RECIPES,
     AdapterKind,
@@ -55,6 +55,7 @@ __all__ = [
     "PARAMS_FILE",
     "Params",
     "PromotionGates",
+    "ServingLimits",
     "ParamsError",
     "PhaseParams",
     "PrepareParams",

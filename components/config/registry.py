@@ -24,6 +24,19 @@ class PromotionGates(Section):
     bootstrap_seed: int = 0
 
 
+class ServingLimits(Section):
+    """What the registered model accepts in one request (see :mod:`components.registry.requests`).
+
+    Audio arrives as the file's bytes (base64); a path is read only under ``audio_root`` (or the
+    ``SPEECHALIGN_AUDIO_ROOT`` of the serving machine), never elsewhere.
+    """
+
+    max_rows: int = Field(32, gt=0)
+    max_audio_seconds: float = Field(300.0, gt=0)  # per row, decoded
+    max_audio_bytes: int = Field(20_000_000, gt=0)  # per row, the encoded file
+    audio_root: str | None = None
+
+
 class RegistryParams(Section):
     model_name: str = Field("speechalign", min_length=1)
     experiment: str = Field("speechalign", min_length=1)
@@ -31,3 +44,4 @@ class RegistryParams(Section):
     challenger_alias: str = "challenger"
     champion_alias: str = "champion"
     promotion: PromotionGates = PromotionGates()
+    serving: ServingLimits = ServingLimits()

@@ -210,6 +210,18 @@ def model_artifacts(workspace: Path) -> dict[str, str]:
 def log_pyfunc(workspace: Path, params: Params) -> Any:
     """Log the model from code (this package's pyfunc module) to the active run; registering it is
     :func:`versions.create_version`'s job."""
+    config = {
+        "max_new_tokens": params.evaluate.max_new_tokens,
+        "too_long": params.validate.audio.too_long,
+        **params.registry.serving.model_dump(),
+    }
+    return log_speech_model(model_artifacts(workspace), config)
+
+
+def log_speech_model(artifacts: dict[str, str], model_config: dict[str, Any]) -> Any:
+    """The pyfunc of :mod:`components.registry.pyfunc_model` with ``artifacts`` (``adapter``, and
+    ``encoder``/``llm`` when local) and ``model_config`` (decoding, ``registry.serving`` limits), logged
+    to the active run with this package as its code."""
     import mlflow
 
     from components.registry import pyfunc_model
@@ -218,13 +230,10 @@ def log_pyfunc(workspace: Path, params: Params) -> Any:
         name="model",
         python_model=pyfunc_model.__file__,
         signature=pyfunc_model.SIGNATURE,
-        artifacts=model_artifacts(workspace),
+        artifacts=artifacts,
         code_paths=[str(Path(__file__).resolve().parents[1])],
         pip_requirements=PYFUNC_REQUIREMENTS,
-        model_config={
-            "max_new_tokens": params.evaluate.max_new_tokens,
-            "too_long": params.validate.audio.too_long,
-        },
+        model_config=model_config,
     )
 
 

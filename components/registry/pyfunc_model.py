@@ -13,14 +13,25 @@ import mlflow.pyfunc
 from mlflow.models import ModelSignature, set_model
 from mlflow.types.schema import ColSpec, Schema
 
+from components.registry.requests import Limits, request_audio
+
 SIGNATURE = ModelSignature(
-    inputs=Schema([ColSpec("string", "audio"), ColSpec("string", "instruction")]),
+    inputs=Schema(
+        [
+            ColSpec("string", "audio", required=False),  # base64 of the audio file's bytes
+            ColSpec("string", "audio_path", required=False),  # only under the served audio root
+            ColSpec("string", "instruction"),
+        ]
+    ),
     outputs=Schema([ColSpec("string")]),
 )
 
 
 class SpeechAlignModel(mlflow.pyfunc.PythonModel):
-    """Input: a table with ``audio`` (a file path) and ``instruction``; output: one text per row.
+    """Input: a table with ``instruction`` and, per row, either ``audio`` (base64 of the audio file's
+    bytes) or ``audio_path`` (read only under the configured audio root); output: one text per row.
+    A request past ``registry.serving``'s limits, or with any bad row, is refused as a whole with every
+    bad row named (HTTP 400 from ``mlflow models serve``; see :mod:`components.registry.requests`).
 
     Audio longer than the encoder reads is cut into near-equal chunks, each answered under the row's
     instruction and the answers joined, when the model was registered with ``too_long: split``;
@@ -37,20 +48,34 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
         self.max_new_tokens = int(config.get("max_new_tokens", 32))
         self.too_long = str(config.get("too_long", "reject"))
         self.batch_size = int(config.get("batch_size", 16))
+        self.limits = Limits.from_config(config)
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow infers from hints
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        try:
+            return self._answer(model_input, params)
+        except ValueError as exc:  # the request's fault: a 400 naming it, not a 500
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+
+    def _answer(self, model_input, params):  # noqa: ANN001, ANN202
         import torch
 
-        from components.data.audio import fit_duration, load_audio
+        from components.data.audio import fit_duration
 
         max_new_tokens = int((params or {}).get("max_new_tokens", self.max_new_tokens))
         rate = self.model.feature_extractor.sampling_rate
         limit, shortest = self.model.max_input_seconds, self.model.min_input_seconds
         window = getattr(self.model.llm.config, "max_position_embeddings", None)
         rows, pieces, instructions = [], [], []
-        requests = zip(model_input["audio"], model_input["instruction"], strict=True)
-        for row, (path, instruction) in enumerate(requests):
-            label = f"row {row} ({path})"
+        missing = [None] * len(model_input)
+        audio = model_input.get("audio", missing)
+        paths = model_input.get("audio_path", missing)
+        waveforms = request_audio(list(audio), list(paths), self.limits, rate)
+        requests = zip(waveforms, paths, model_input["instruction"], strict=True)
+        for row, (waveform, path, instruction) in enumerate(requests):
+            label = f"row {row} ({path if isinstance(path, str) and path else 'audio'})"
             prompt = self.model.prompt_tokens(instruction)
             if window is not None and prompt + max_new_tokens > window:
                 raise ValueError(
@@ -58,7 +83,6 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
                     f" {max_new_tokens} new tokens it passes the LLM's context of {window} tokens"
                     " before any speech"
                 )
-            waveform = load_audio(str(path), rate)
             for piece in fit_duration(waveform, rate, limit, self.too_long, label, min_seconds=shortest):
                 rows.append(row)
                 pieces.append(piece)

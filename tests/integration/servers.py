@@ -78,15 +78,27 @@ def spawn(command: list[str], log: Path, env: dict[str, str], cwd: Path | None =
     return process
 
 
-def gone(process: subprocess.Popen) -> bool:
-    """The process has exited and nothing of its process group is left."""
-    if process.poll() is None:
-        return False
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from ``/proc``."""
+    members = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ")"
+            fields = stat_file.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat_file.parent.name))
+    return members
+
+
+def gone(process: subprocess.Popen, wait_s: float = 10.0) -> bool:
+    """The process has exited and no live process of its group is left (zombies waiting for a
+    reaper do not count: they hold no resources and run nothing)."""
+    deadline = time.monotonic() + wait_s
+    while process.poll() is None or group_members(process.pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def listening(url: str) -> bool:

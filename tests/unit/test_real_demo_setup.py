@@ -1,4 +1,4 @@
-"""``real-demo`` lays the real preset over the workspace before importing, and undoes it if the fetch fails."""
+"""``real-demo`` lays the real preset over the workspace before importing; a failed fetch undoes it."""
 
 from __future__ import annotations
 
