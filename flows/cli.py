@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from flows.command_line import Workspace, fail
 from flows.data_cli import data_app
 from flows.deploy_cli import deploy, worker
 from flows.environment import apply_local_defaults
+from flows.evaluate_cli import evaluate
 from flows.real_demo_cli import real_demo
 
 app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
@@ -25,7 +27,9 @@ app.add_typer(checkpoints_app, name="checkpoints")
 app.command("real-demo")(real_demo)
 app.command()(deploy)
 app.command()(worker)
+app.command()(evaluate)
 
+ROW_PREFIX = re.compile(r"^row 0( \([^)]*\))?: ")  # how the model names the one row `predict` sends
 KEY_METRICS = {
     "CER speech": "eval.asr.speech.all.cer",
     "CER shuffled": "eval.asr.shuffled.all.cer",
@@ -254,7 +258,9 @@ def predict(
         # the file's bytes, as a client of the served model sends them: the model reads no paths here
         answer = loaded.predict(pd.DataFrame({"audio": [encode_file(audio)], "instruction": [instruction]}))
     except (ValueError, MlflowException) as exc:  # the audio or the instruction, in the model's one line
-        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # the model saw bytes, so it names the row; the user gave a file: name that instead
+        fail(f"{audio}: {ROW_PREFIX.sub('', said)}")
     typer.echo(answer[0])
 
 

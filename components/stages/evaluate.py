@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from components.atomic import write_json, write_text
 from components.compute import precision_scope
@@ -32,17 +34,35 @@ PREDICTIONS = Path("reports/eval/predictions.jsonl")
 TRANSFER_REPORT = Path("reports/eval/transfer.md")
 
 
+@dataclass(frozen=True)
+class EvalOutputs:
+    """Where an evaluation writes (relative to the workspace): the stage's DVC outputs by default."""
+
+    metrics: Path = METRICS
+    predictions: Path = PREDICTIONS
+    transfer: Path = TRANSFER_REPORT
+
+
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     with precision_scope(params.evaluate.precision):
         evaluate(params)
 
 
-def evaluate(params: Params) -> None:
-    """Choose wordings on dev text, answer every test query under every condition, write the reports."""
+def evaluate(
+    params: Params, trained: SpeechLLM | None = None, out: EvalOutputs = EvalOutputs()
+) -> dict[str, Any]:
+    """Choose wordings on dev text, answer every test query under every condition, write the reports
+    and return the metrics. ``trained`` defaults to the workspace's own adapter (the DVC stage); a
+    registered version passed here is scored on the same split by the same code (``speechalign
+    evaluate --model``), its reports written to ``out``.
+
+    Raises:
+        ValueError: no task is measurable from text on dev, or a query's wording was trained on.
+    """
     utterances = read_manifest(params.evaluate.split, VALIDATED_DIR)
     training = {row["instruction"] for row in read_rows(TARGET_DIR / "train.jsonl")}
-    trained = SpeechLLM.from_pretrained(ADAPTER_DIR)
+    trained = trained if trained is not None else SpeechLLM.from_pretrained(ADAPTER_DIR)
     # wordings and the text ceiling come from dev transcripts, before any speech is scored
     choices = choose_wordings(trained, read_manifest("dev", VALIDATED_DIR), params.evaluate, training)
     unscored = unmeasurable_tasks(choices)
@@ -77,23 +97,22 @@ def evaluate(params: Params) -> None:
         if choices
         else format_markdown(transfer, report)
     )
-    write_rows(PREDICTIONS, prediction_rows(queries, outputs))
-    write_text(TRANSFER_REPORT, markdown)
-    plot_evaluation(report, queries, outputs, PREDICTIONS.parent)
-    write_json(
-        METRICS,
-        {
-            "recipe": params.recipe,
-            "split": params.evaluate.split,
-            **report,
-            "transfer": transfer,
-            "wordings": {task: choice.to_json() for task, choice in choices.items()},
-        },
-    )
+    write_rows(out.predictions, prediction_rows(queries, outputs))
+    write_text(out.transfer, markdown)
+    plot_evaluation(report, queries, outputs, out.predictions.parent)
+    metrics = {
+        "recipe": params.recipe,
+        "split": params.evaluate.split,
+        **report,
+        "transfer": transfer,
+        "wordings": {task: choice.to_json() for task, choice in choices.items()},
+    }
+    write_json(out.metrics, metrics)
     print(
         f"evaluate: zero-shot transfer on the {params.evaluate.split} split ({len(utterances)} utterances)\n"
     )
     print(markdown)
+    return metrics
 
 
 if __name__ == "__main__":

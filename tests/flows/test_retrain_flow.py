@@ -148,6 +148,46 @@ def test_predict_refuses_bad_audio_in_one_line(workspace: Path, tmp_path: Path, 
     assert ("shorter than" if bad == "short" else "not finite") in lines[0]
 
 
+def test_evaluate_scores_a_registered_version_as_the_stage_did_and_logs_it_to_its_run(
+    workspace: Path,
+) -> None:
+    from mlflow import MlflowClient
+
+    command = [str(Path(sys.executable).parent / "speechalign"), "evaluate", "--workspace", str(workspace)]
+    done = subprocess.run(
+        [*command, "--model", "models:/speechalign@challenger"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [folder] = (workspace / ".speechalign/evaluations").glob("speechalign-v1-*")
+    data = folder.name.rpartition("-")[2]
+    # the same version on the same data through the same code: the stage's own figures, to the digit
+    again = json.loads((folder / "eval.json").read_text())
+    stage = json.loads((workspace / "metrics/eval.json").read_text())
+    assert again["asr"] == stage["asr"] and again["transfer"] == stage["transfer"]
+    assert (folder / "predictions.jsonl").read_text() == (
+        workspace / "reports/eval/predictions.jsonl"
+    ).read_text()
+
+    from components.registry.mlflow_registry import configure
+
+    configure(workspace, "speechalign")
+    client = MlflowClient()
+    version = client.get_model_version("speechalign", "1")
+    run = client.get_run(version.run_id)
+    key = f"evaluation.{data}.asr.speech.all.cer"
+    assert run.data.metrics[key] == stage["asr"]["speech"]["all"]["cer"]
+    assert f"evaluation.{data}" in version.tags
+    assert {a.path for a in client.list_artifacts(version.run_id, f"evaluations/{data}")} >= {
+        f"evaluations/{data}/eval.json"
+    }
+    # a version that does not exist, in one line
+    missing = subprocess.run([*command, "--model", "7"], capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "speechalign: error: speechalign has no version 7 (RESOURCE_DOES_NOT_EXIST); see `speechalign models`"
+    ]
+
+
 def test_unchanged_second_retrain_reruns_nothing_and_registers_nothing(workspace: Path) -> None:
     result = speechalign(workspace, "retrain")
     assert result.returncode == 0, result.stdout + result.stderr
