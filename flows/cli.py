@@ -20,6 +20,7 @@ from flows.deploy_cli import deploy, worker
 from flows.environment import apply_local_defaults
 from flows.evaluate_cli import evaluate
 from flows.real_demo_cli import real_demo
+from flows.reproduce_cli import reproduce
 
 app = typer.Typer(help="speechalign: teach a frozen text LLM to understand speech.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -28,6 +29,7 @@ app.command("real-demo")(real_demo)
 app.command()(deploy)
 app.command()(worker)
 app.command()(evaluate)
+app.command()(reproduce)
 
 ROW_PREFIX = re.compile(r"^row 0( \([^)]*\))?: ")  # how the model names the one row `predict` sends
 KEY_METRICS = {

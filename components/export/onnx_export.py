@@ -14,6 +14,7 @@ from components.modeling.speech_llm import SpeechPath
 
 INPUT_NAMES = ["features", "feature_mask"]
 OUTPUT_NAMES = ["speech_embeds", "speech_mask"]
+SOURCE_RECORDS = ("pkg.torch.onnx.stack_trace",)  # node metadata that names files on this machine
 
 
 def example_inputs(spec: InputSpec, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,5 +50,10 @@ def export_speech_path(speech: SpeechPath, out_path: Path, opset: int) -> Path:
             external_data=False,
             verbose=False,
         )
+    # the exporter records each node's Python stack, with absolute source paths: the same model
+    # exported from another folder would be another file. Those records go; the graph stays.
+    for node in program.model.graph.all_nodes():
+        for key in SOURCE_RECORDS:
+            node.metadata_props.pop(key, None)
     program.save(str(out_path), external_data=False)
     return out_path

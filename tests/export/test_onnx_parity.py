@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 BATCH_SIZES = [1, 3]
@@ -143,3 +145,15 @@ def test_onnx_matches_the_unexported_sdpa_model_so_export_does_not_change_the_fu
     embeds, out_mask = run_speech_path(cpu_session, features.numpy(), mask.numpy())
     assert np.array_equal(out_mask, ref_mask.numpy())
     assert float(np.abs(embeds - ref_embeds.numpy()).max()) < ATOL
+
+
+def test_the_export_names_no_file_on_this_machine(exported) -> None:
+    """The same model exported from another folder is the same file: no node records a source path."""
+    import onnx
+
+    _, path = exported
+    model = onnx.load(str(path))
+    project = str(Path(__file__).resolve().parents[2])
+    recorded = [p.value for node in model.graph.node for p in node.metadata_props]
+    assert recorded  # the exporter's other node records (name scopes, fx nodes) stay
+    assert not [value for value in recorded if project in value or ".py" in value]
