@@ -157,6 +157,20 @@ def postgres(logs: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def http_server(
+    command: list[str], health: str, log: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen]:
+    """``command`` started, held until ``health`` answers 200 (its log in the error if it never does),
+    and stopped by its pid on the way out."""
+    process = spawn(command, log, env)
+    try:
+        wait_http(health, process, log, 180)
+        yield process
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
 def mlflow_server(backend: str, artifacts: Path, logs: Path, env: dict[str, str]) -> Iterator[str]:
     """``mlflow server`` on ``backend`` with proxied artifacts in ``artifacts``; yields its URL."""
     port = free_port()
@@ -164,13 +178,9 @@ def mlflow_server(backend: str, artifacts: Path, logs: Path, env: dict[str, str]
         str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", str(artifacts),
     ]  # fmt: skip
-    process = spawn(command, logs / "mlflow.log", env)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/health", process, logs / "mlflow.log", 180)
+    url = f"http://127.0.0.1:{port}"
+    with http_server(command, f"{url}/health", logs / "mlflow.log", env):
         yield url
-    finally:
-        stop(process)
 
 
 @contextlib.contextmanager
@@ -180,13 +190,9 @@ def prefect_server(home: Path, logs: Path, env: dict[str, str]) -> Iterator[str]
     env = {**env, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     command = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    process = spawn(command, logs / "prefect-server.log", env)
-    try:
-        url = f"http://127.0.0.1:{port}/api"
-        wait_http(f"{url}/health", process, logs / "prefect-server.log", 180)
+    url = f"http://127.0.0.1:{port}/api"
+    with http_server(command, f"{url}/health", logs / "prefect-server.log", env):
         yield url
-    finally:
-        stop(process)
 
 
 @contextlib.contextmanager

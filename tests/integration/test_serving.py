@@ -21,6 +21,29 @@ def invocations(url: str, columns: list[str], rows: list[list[str]]) -> httpx.Re
     return httpx.post(f"{url}/invocations", json=body, timeout=300)
 
 
+def check_answers(url: str, clip: Path, outside: Path, tmp_path: Path, expected: list[str]) -> None:
+    """The served answers against ``predict``'s, and each refusal with its status and reason."""
+    from components.registry.requests import encode_file
+
+    answer = invocations(url, ["audio", "instruction"], [[encode_file(clip), "Repeat."]])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == expected and isinstance(expected[0], str)
+    by_path = invocations(url, ["audio_path", "instruction"], [["clip.wav", "Repeat."]])
+    assert by_path.status_code == 200 and by_path.json()["predictions"] == expected
+
+    escape = invocations(url, ["audio_path", "instruction"], [[str(outside), "Repeat."]])
+    assert escape.status_code == 400 and f"row 0: {outside}: outside the audio root" in escape.text
+    # the client's fault, said as such: no server traceback goes back over the wire
+    assert escape.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "Traceback" not in escape.text
+    climb = invocations(url, ["audio_path", "instruction"], [["../outside.wav", "Repeat."]])
+    assert climb.status_code == 400 and "`..` is not allowed in audio_path" in climb.text
+    many = invocations(url, ["audio", "instruction"], [[encode_file(clip), "Repeat."]] * 3)
+    assert many.status_code == 400 and "3 rows in one request; at most 2" in many.text
+    large = encode_file(wav(tmp_path / "long.wav", seconds=4.0))  # 4 s of float32: 256 kB
+    heavy = invocations(url, ["audio", "instruction"], [[large, "Repeat."]])
+    assert heavy.status_code == 400 and "bytes of audio; at most 200000" in heavy.text
+
+
 @pytest.mark.slow
 def test_the_champion_served_over_http_answers_as_predict_and_refuses_what_it_must(
     tiny_model, tiny_base_dirs: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -54,32 +77,15 @@ def test_the_champion_served_over_http_answers_as_predict_and_refuses_what_it_mu
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "SPEECHALIGN_AUDIO_ROOT": str(root)}
     command = [str(servers.BIN / "mlflow"), "models", "serve", "-m", "models:/speechalign@champion",
                "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    server = servers.spawn(command, logs / "serve.log", env)
     url = f"http://127.0.0.1:{port}"
     try:
-        servers.wait_http(f"{url}/ping", server, logs / "serve.log", 180)
-        monkeypatch.setenv("SPEECHALIGN_AUDIO_ROOT", str(root))  # the same root in process, for predict
-        loaded = mlflow.pyfunc.load_model("models:/speechalign@champion")
-        expected = loaded.predict(pd.DataFrame({"audio": [encode_file(clip)], "instruction": ["Repeat."]}))
-
-        answer = invocations(url, ["audio", "instruction"], [[encode_file(clip), "Repeat."]])
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["predictions"] == expected and isinstance(expected[0], str)
-        by_path = invocations(url, ["audio_path", "instruction"], [["clip.wav", "Repeat."]])
-        assert by_path.status_code == 200 and by_path.json()["predictions"] == expected
-
-        escape = invocations(url, ["audio_path", "instruction"], [[str(outside), "Repeat."]])
-        assert escape.status_code == 400 and f"row 0: {outside}: outside the audio root" in escape.text
-        # the client's fault, said as such: no server traceback goes back over the wire
-        assert escape.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "Traceback" not in escape.text
-        climb = invocations(url, ["audio_path", "instruction"], [["../outside.wav", "Repeat."]])
-        assert climb.status_code == 400 and "`..` is not allowed in audio_path" in climb.text
-        many = invocations(url, ["audio", "instruction"], [[encode_file(clip), "Repeat."]] * 3)
-        assert many.status_code == 400 and "3 rows in one request; at most 2" in many.text
-        large = encode_file(wav(tmp_path / "long.wav", seconds=4.0))  # 4 s of float32: 256 kB
-        heavy = invocations(url, ["audio", "instruction"], [[large, "Repeat."]])
-        assert heavy.status_code == 400 and "bytes of audio; at most 200000" in heavy.text
+        with servers.http_server(command, f"{url}/ping", logs / "serve.log", env) as server:
+            monkeypatch.setenv("SPEECHALIGN_AUDIO_ROOT", str(root))  # the same root in process, for predict
+            loaded = mlflow.pyfunc.load_model("models:/speechalign@champion")
+            expected = loaded.predict(
+                pd.DataFrame({"audio": [encode_file(clip)], "instruction": ["Repeat."]})
+            )
+            check_answers(url, clip, outside, tmp_path, expected)
     finally:
-        servers.stop(server)
         mlflow.set_tracking_uri(None)
     assert servers.gone(server)
