@@ -6,13 +6,19 @@ Orchestration only: the gates live in ``components/registry/gates.py``, the regi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import Field
 
 from components.config import load_params
+from components.registry.gates import Check, Decision
 from components.registry.mlflow_registry import configure
 from components.registry.promotion import Outcome
 from components.registry.promotion import promote as promote_version
@@ -47,14 +53,45 @@ def _report(title: str, outcome: Outcome) -> dict[str, Any]:
     }
 
 
+class Approval(RunInput):
+    """A person's answer to a promotion the gates passed (the form Prefect's UI shows)."""
+
+    approve: bool
+    reviewer: str = Field(min_length=1)
+    reason: str = ""
+
+
+def ask_a_person(timeout_s: float) -> Callable[[str, Decision], Check]:
+    """An approver that pauses this flow run until someone answers :class:`Approval` (in the UI, or
+    ``resume_flow_run(id, run_input=...)``) or ``timeout_s`` seconds pass, which is a refusal."""
+
+    def approve(what: str, decision: Decision) -> Check:
+        print(f"waiting up to {timeout_s:g} s for a person to approve {what}: {decision.summary()}")
+        try:
+            answer = pause_flow_run(wait_for_input=Approval, timeout=int(timeout_s), poll_interval=2)
+        except FlowPauseTimeout:
+            return Check("approval", False, f"no answer within {timeout_s:g} s")
+        said = f"{answer.reviewer}: {answer.reason}" if answer.reason else answer.reviewer
+        return Check("approval", answer.approve, said)
+
+    return approve
+
+
 @flow(name="promote", log_prints=True)
-def promote(workspace: str = ".", version: str | None = None, wait_s: float = 0.0) -> dict[str, Any]:
+def promote(
+    workspace: str = ".",
+    version: str | None = None,
+    wait_s: float = 0.0,
+    approval_timeout_s: float | None = None,
+) -> dict[str, Any]:
     """Judge ``version`` (default: the challenger) against the champion on the same test queries and
-    move ``champion`` only if every gate in ``registry.promotion`` passes; the decision is recorded on
-    the version either way. Holds the workspace's lock, as a retrain does."""
+    move ``champion`` only if every gate in ``registry.promotion`` passes and, with
+    ``approval_timeout_s``, a person approves within that many seconds; the decision is recorded on
+    the version either way. Holds the workspace's lock, as a retrain does (while it waits too)."""
+    approver = ask_a_person(approval_timeout_s) if approval_timeout_s else None
     with workspace_lock(Path(workspace), "promote flow", wait_s):
         client, params = _client(workspace)
-        outcome = promote_version(client, params, version)
+        outcome = promote_version(client, params, version, approver)
     print(outcome.message)
     return _report("promotion", outcome)
 

@@ -11,6 +11,7 @@ on the one it restores.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from components.config import Params
-from components.registry.gates import Decision, Evidence, decide, evidence_json, scored_tasks
+from components.registry.gates import Check, Decision, Evidence, decide, evidence_json, scored_tasks
 
 EVAL_ARTIFACT = "metrics/eval.json"
 PREDICTIONS_ARTIFACT = "reports/eval/predictions.jsonl"
@@ -85,9 +86,17 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def promote(client: Any, params: Params, version: str | None = None) -> Outcome:
+# asked with the version's name and the gates' decision; answers the ``approval`` check: passed when
+# a person approved, failed (with who and why, or the timeout) otherwise
+Approver = Callable[[str, Decision], Check]
+
+
+def promote(
+    client: Any, params: Params, version: str | None = None, approve: Approver | None = None
+) -> Outcome:
     """Judge ``version`` (default: the challenger alias's) against the champion and move ``champion``
-    to it only if every gate passes; the decision is recorded either way.
+    to it only if every gate passes and, when ``approve`` is given, a person approves the passing
+    decision (see :data:`Approver`); the decision is recorded either way, the approval as a check.
 
     Raises:
         PromotionError: no such version or alias, or a version without its evaluation artifacts.
@@ -112,6 +121,9 @@ def promote(client: Any, params: Params, version: str | None = None) -> Outcome:
     challenger_evidence = version_evidence(client, target)
     champion_evidence = version_evidence(client, champion) if champion is not None else None
     decision = decide(challenger_evidence, champion_evidence, registry.promotion)
+    if decision.promote and approve is not None:  # only a decision the gates passed goes to a person
+        approval = approve(f"{name} version {target.version}", decision)
+        decision = Decision(approval.passed, [*decision.checks, approval])
     stamp = now()
     client.log_dict(
         target.run_id,

@@ -128,3 +128,53 @@ def test_a_version_without_parity_never_becomes_the_first_champion(prefect_harne
     result = promote(workspace=str(workspace), version=version)
     assert not result["promoted"] and "onnx_parity: FAIL" in result["message"]
     assert "champion" not in MlflowClient().get_registered_model("speechalign").aliases
+
+
+def paused_runs() -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    with get_client(sync_client=True) as client:
+        return {str(run.id) for run in client.read_flow_runs(flow_run_filter=paused)}
+
+
+def test_a_promotion_the_gates_pass_waits_for_a_person_and_silence_refuses(
+    prefect_harness, workspace: Path
+) -> None:
+    import threading
+    import time
+
+    from mlflow import MlflowClient
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.promote import promote
+
+    first = register(workspace, CLOSE)
+    assert promote(workspace=str(workspace), version=first)["promoted"]
+    better = register(workspace, EXACT)
+    # nobody answers: passing gates are not enough, and the silence is recorded as the reason
+    silent = promote(workspace=str(workspace), version=better, approval_timeout_s=3)
+    assert not silent["promoted"] and "approval: FAIL (no answer within 3 s)" in silent["message"]
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("speechalign", "champion").version) == first
+
+    before, answered = paused_runs(), {}
+    waiting = threading.Thread(
+        target=lambda: answered.update(
+            promote(workspace=str(workspace), version=better, approval_timeout_s=120)
+        )
+    )
+    waiting.start()
+    deadline = time.monotonic() + 60
+    while not (paused_runs() - before):
+        assert time.monotonic() < deadline and waiting.is_alive(), "the promote run never paused for approval"
+        time.sleep(0.5)
+    [run_id] = paused_runs() - before
+    resume_flow_run(run_id, run_input={"approve": True, "reviewer": "ana", "reason": "listened to ten clips"})
+    waiting.join(120)
+    assert answered["promoted"], answered
+    assert str(client.get_model_version_by_alias("speechalign", "champion").version) == better
+    checks = client.get_model_version("speechalign", better).tags["promotion.checks"]
+    assert "approval: pass (ana: listened to ten clips)" in checks
