@@ -70,6 +70,8 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float) 
 
 
 def spawn(command: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
+    # the venv's programs first, activated or not: `mlflow models serve` execs a bare `uvicorn`
+    env = {**env, "PATH": os.pathsep.join([str(BIN), env.get("PATH", "")])}
     with log.open("ab") as handle:
         process = subprocess.Popen(
             command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
