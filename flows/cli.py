@@ -44,14 +44,10 @@ KEY_METRICS = {
 
 def registry(workspace: Path) -> tuple[object, str]:
     """MLflow client and the model name from params.yaml."""
-    from mlflow import MlflowClient
+    from components.registry.mlflow_registry import registry_client
 
-    from components.config import load_params
-    from components.registry.mlflow_registry import configure
-
-    params = load_params(workspace / "params.yaml")
-    configure(workspace, params.registry.experiment)
-    return MlflowClient(), params.registry.model_name
+    client, params = registry_client(workspace)
+    return client, params.registry.model_name
 
 
 @app.command()

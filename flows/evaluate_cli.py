@@ -27,21 +27,18 @@ def evaluate(
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
     import mlflow.pyfunc
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     from components.compute import precision_scope
-    from components.config import ParamsError, load_params
+    from components.config import ParamsError
     from components.registry.evaluations import EvaluationError, data_key, find_model_version, log_evaluation
-    from components.registry.mlflow_registry import configure
+    from components.registry.mlflow_registry import registry_client
     from components.seeding import seed_everything
     from components.stages.evaluate import EvalOutputs
     from components.stages.evaluate import evaluate as score_version
 
     try:
-        params = load_params(workspace / "params.yaml")
-        configure(workspace, params.registry.experiment)
-        client = MlflowClient()
+        client, params = registry_client(workspace)
         version = find_model_version(client, model, params.registry.model_name)
         data = data_key(workspace)
     except (ParamsError, EvaluationError) as exc:

@@ -17,9 +17,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
-from components.config import load_params
 from components.registry.gates import Check, Decision
-from components.registry.mlflow_registry import configure
+from components.registry.mlflow_registry import registry_client
 from components.registry.promotion import Outcome
 from components.registry.promotion import promote as promote_version
 from components.registry.promotion import rollback as rollback_champion
@@ -27,14 +26,6 @@ from components.workspace_lock import workspace_lock
 from flows import expected_failures
 
 expected_failures.install()
-
-
-def _client(workspace: str) -> tuple[Any, Any]:
-    from mlflow import MlflowClient
-
-    params = load_params(Path(workspace) / "params.yaml")
-    configure(Path(workspace), params.registry.experiment)
-    return MlflowClient(), params
 
 
 def _report(title: str, outcome: Outcome) -> dict[str, Any]:
@@ -90,7 +81,7 @@ def promote(
     the version either way. Holds the workspace's lock, as a retrain does (while it waits too)."""
     approver = ask_a_person(approval_timeout_s) if approval_timeout_s else None
     with workspace_lock(Path(workspace), "promote flow", wait_s):
-        client, params = _client(workspace)
+        client, params = registry_client(Path(workspace))
         outcome = promote_version(client, params, version, approver)
     print(outcome.message)
     return _report("promotion", outcome)
@@ -100,7 +91,7 @@ def promote(
 def rollback(workspace: str = ".", wait_s: float = 0.0) -> dict[str, Any]:
     """Move ``champion`` back to the version the current champion replaced, recorded on both."""
     with workspace_lock(Path(workspace), "rollback flow", wait_s):
-        client, params = _client(workspace)
+        client, params = registry_client(Path(workspace))
         outcome = rollback_champion(client, params)
     print(outcome.message)
     return _report("rollback", outcome)

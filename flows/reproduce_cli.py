@@ -27,12 +27,11 @@ def reproduce(
     data and model output is bit-identical, 3 when any differs."""
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from components.config import ParamsError, load_params
+    from components.config import ParamsError
     from components.registry.evaluations import EvaluationError, find_model_version
-    from components.registry.mlflow_registry import configure
+    from components.registry.mlflow_registry import registry_client
     from components.registry.reproduction import (
         ReproductionError,
         checkout_version,
@@ -42,9 +41,8 @@ def reproduce(
     from components.stages.pipeline import StageFailed, run_dvc
 
     try:
-        params = load_params(workspace / "params.yaml")
-        configure(workspace, params.registry.experiment)
-        found = find_model_version(MlflowClient(), version, params.registry.model_name)
+        client, params = registry_client(workspace)
+        found = find_model_version(client, version, params.registry.model_name)
         commit = version_commit(found)
         target = (into or workspace / STATE_DIR / "reproduce" / f"{found.name}-v{found.version}").resolve()
         checkout_version(workspace, commit, target)

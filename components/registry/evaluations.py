@@ -15,9 +15,8 @@ from typing import Any
 
 import yaml
 
+from components.registry.lineage import LOCK_FILE, stage_hashes
 from components.workspace import VALIDATED_DIR
-
-LOCK_FILE = "dvc.lock"
 
 
 class EvaluationError(RuntimeError):
@@ -69,9 +68,9 @@ def data_key(workspace: Path) -> str:
     """
     lock_path = Path(workspace) / LOCK_FILE
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) if lock_path.is_file() else None
-    for out in (((lock or {}).get("stages") or {}).get("validate") or {}).get("outs") or []:
-        if out.get("path") == VALIDATED_DIR.as_posix():
-            return str(out.get("md5") or out.get("hash"))[:12]
+    md5 = stage_hashes(lock or {}).get("validate", {}).get("outs", {}).get(VALIDATED_DIR.as_posix())
+    if md5:
+        return md5[:12]
     raise EvaluationError(f"{workspace}: no validated data in {LOCK_FILE}; run `speechalign retrain` first")
 
 

@@ -85,6 +85,21 @@ def configure(workspace: Path, experiment: str) -> str:
     return mlflow.create_experiment(experiment, artifact_location=location)
 
 
+def registry_client(workspace: Path) -> tuple[Any, Params]:
+    """An MLflow client on the workspace's tracking store, and the workspace's params.
+
+    Raises:
+        ParamsError: ``params.yaml`` is missing or invalid.
+    """
+    from mlflow import MlflowClient
+
+    from components.config import load_params
+
+    params = load_params(Path(workspace) / "params.yaml")
+    configure(Path(workspace), params.registry.experiment)
+    return MlflowClient(), params
+
+
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts → ``a.b.c`` keys (lists are left out: they are not scalars)."""
     flat: dict[str, Any] = {}

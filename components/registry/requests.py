@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from components.config import ServingLimits
 from components.data.audio import AudioError, load_audio
 
 AUDIO_ROOT_ENV = "SPEECHALIGN_AUDIO_ROOT"  # the serving machine's own root wins over the registered one
@@ -31,20 +32,23 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """``registry.serving`` as the model config carries it (see ``components.config.ServingLimits``)."""
+    """``registry.serving`` as the model config carries it, the root resolved on the serving machine
+    (defaults: :class:`components.config.ServingLimits`'s)."""
 
-    max_rows: int = 32
-    max_audio_seconds: float = 300.0
-    max_audio_bytes: int = 20_000_000
+    max_rows: int = ServingLimits().max_rows
+    max_audio_seconds: float = ServingLimits().max_audio_seconds
+    max_audio_bytes: int = ServingLimits().max_audio_bytes
     audio_root: Path | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Limits:
-        root = os.environ.get(AUDIO_ROOT_ENV) or config.get("audio_root")
+        known = ServingLimits.model_fields
+        limits = ServingLimits(**{key: value for key, value in config.items() if key in known})
+        root = os.environ.get(AUDIO_ROOT_ENV) or limits.audio_root
         return cls(
-            max_rows=int(config.get("max_rows", cls.max_rows)),
-            max_audio_seconds=float(config.get("max_audio_seconds", cls.max_audio_seconds)),
-            max_audio_bytes=int(config.get("max_audio_bytes", cls.max_audio_bytes)),
+            max_rows=limits.max_rows,
+            max_audio_seconds=limits.max_audio_seconds,
+            max_audio_bytes=limits.max_audio_bytes,
             audio_root=Path(root).resolve() if root else None,
         )
 
