@@ -249,16 +249,18 @@ def predict(
             fail(f"{name} has neither a champion nor a challenger alias; pass --model")
     from mlflow.exceptions import MlflowException
 
-    from components.registry.requests import encode_file
+    from components.registry.requests import request_columns
 
     loaded = mlflow.pyfunc.load_model(model)
     try:
-        # the file's bytes, as a client of the served model sends them: the model reads no paths here
-        answer = loaded.predict(pd.DataFrame({"audio": [encode_file(audio)], "instruction": [instruction]}))
+        answer = loaded.predict(
+            pd.DataFrame({**request_columns(loaded, audio), "instruction": [instruction]})
+        )
     except (ValueError, MlflowException) as exc:  # the audio or the instruction, in the model's one line
         said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         # the model saw bytes, so it names the row; the user gave a file: name that instead
-        fail(f"{audio}: {ROW_PREFIX.sub('', said)}")
+        said = ROW_PREFIX.sub("", said)
+        fail(said if str(audio.resolve()) in said else f"{audio}: {said}")  # a path-reading model named it
     typer.echo(answer[0])
 
 

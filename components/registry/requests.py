@@ -54,7 +54,7 @@ class Limits:
 
 
 def _present(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
+    return isinstance(value, str)  # pandas marks a missing cell None or NaN; "" is an empty file
 
 
 def _from_base64(text: str, limits: Limits) -> bytes:
@@ -140,3 +140,13 @@ def request_audio(
 def encode_file(path: str | Path) -> str:
     """A local audio file as the request's ``audio`` value (base64 of its bytes)."""
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def request_columns(loaded: Any, path: Path) -> dict[str, list[str]]:
+    """The audio column for one local file, as the loaded model's signature asks: its bytes
+    (``audio``, base64) for a model that takes them, or the path itself for a version registered
+    before requests carried bytes (its ``audio`` column is a path)."""
+    inputs = loaded.metadata.get_input_schema().input_names()
+    if "audio_path" in inputs:  # the model reads no paths of ours: it is sent what a client sends
+        return {"audio": [encode_file(path)]}
+    return {"audio": [str(Path(path).resolve())]}

@@ -74,3 +74,29 @@ def test_limits_and_malformed_rows_are_refused_all_in_one_message(tmp_path: Path
     noise = base64.b64encode(b"RIFF not really a wave file").decode()
     with pytest.raises(RequestError, match="row 0: audio: cannot decode audio"):
         request_audio([noise], [None], Limits(), RATE)
+
+
+def test_predict_sends_bytes_to_a_model_that_takes_them_and_a_path_to_one_registered_before(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    from components.registry.pyfunc_model import SIGNATURE
+    from components.registry.requests import request_columns
+
+    clip = wav(tmp_path / "clip.wav")
+
+    def loaded(names: list[str]) -> SimpleNamespace:
+        schema = SimpleNamespace(input_names=lambda: names)
+        return SimpleNamespace(metadata=SimpleNamespace(get_input_schema=lambda: schema))
+
+    current = loaded(SIGNATURE.inputs.input_names())
+    assert request_columns(current, clip) == {"audio": [encode_file(clip)]}
+    # a version registered when `audio` was a path keeps being answered
+    assert request_columns(loaded(["audio", "instruction"]), clip) == {"audio": [str(clip.resolve())]}
+
+
+def test_an_empty_file_is_refused_as_audio_not_as_a_missing_column(tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(RequestError, match="row 0: audio: cannot decode audio"):
+        request_audio([encode_file(tmp_path / "empty.wav")], [None], Limits(), RATE)
