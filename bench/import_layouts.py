@@ -32,7 +32,8 @@ def measure_layout(
     ``warm_up``, one untimed validation first pays the imports and first-use costs."""
     source, expected = BUILDERS[kind](base / "source", size=size)
     corpus = CorpusParams(kind=kind, source=str(source))
-    import_s, rows = timed(lambda: import_corpus(corpus, RATE, base / "data", progress=False))
+    import_s, (rows, rejected) = timed(lambda: import_corpus(corpus, RATE, base / "data", progress=False))
+    assert rejected == [], rejected  # a clean layout: every row imports
     params = ValidateParams(languages=sorted({language for _, _, language in expected.values()}))
     root, report = base / "data", base / "report"
     manifests = [manifest_path(split, root / "manifests") for split in SPLITS]

@@ -20,6 +20,7 @@ from flows.command_line import Workspace, fail
 if TYPE_CHECKING:
     from components.config import Params, ValidateParams
     from components.data.importers import SourceRow
+    from components.data.rejected import RejectedRow
 
 data_app = typer.Typer(help="Bring your own corpus into the pipeline.", no_args_is_help=True)
 
@@ -73,6 +74,14 @@ def corpus_warnings(rows: list[SourceRow], seconds: list[float], validate: Valid
     return warnings
 
 
+def rejected_report(rejected: list[RejectedRow], shown: int = 50) -> str:
+    """The rejected rows, one indented line each, under the rule each fails; the rest counted."""
+    lines = [f"  [{row.rule}] {row.describe()}" for row in rejected[:shown]]
+    if len(rejected) > shown:
+        lines.append(f"  … and {len(rejected) - shown} more")
+    return "\n".join(lines)
+
+
 @data_app.command("import")
 def import_corpus(
     kind: Annotated[
@@ -108,15 +117,18 @@ def import_corpus(
     except ValueError as exc:
         fail(f"--language: {exc}")
     try:
-        rows = scan_corpus(kind, source, language)
-        seconds = probe_durations(rows)
+        scan = scan_corpus(kind, source, language)
     except CorpusError as exc:
         fail(str(exc))
+    seconds, undecodable = probe_durations(scan)
+    rows = [row for row in scan.rows if row.id not in {bad.id for bad in undecodable}]
+    if not rows:
+        fail(f"{source}: no row can be imported:\n" + rejected_report(scan.rejected + undecodable))
     corpus = {
         "kind": kind,
         "source": params_source(source, workspace),
         "language": language,
-        "snapshot": corpus_snapshot(source.resolve(), rows),
+        "snapshot": corpus_snapshot(source.resolve(), scan),
     }
     try:
         with workspace_lock(workspace, "data import"):  # never under a running retrain
@@ -141,6 +153,15 @@ def import_corpus(
         )
     for warning in corpus_warnings(rows, seconds, duration_limits(params)):
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
+    if scan.rejected or undecodable:
+        rejected = scan.rejected + undecodable
+        typer.secho(
+            f"warning: {len(rejected)} row(s) will not be imported; `speechalign retrain` stops at"
+            f" validate with every one in its report unless they are few enough to quarantine:\n"
+            + rejected_report(rejected),
+            fg="yellow",
+            err=True,
+        )
     typer.echo(f"{params_path}: prepare.corpus = kind {kind}, source {corpus['source']}")
     typer.echo("next: `speechalign retrain` imports it (prepare re-runs because prepare.corpus changed)")
 

@@ -12,6 +12,10 @@ class AudioError(ValueError):
     """An audio file cannot be used; the message names the file."""
 
 
+class NonFiniteAudio(AudioError):
+    """The file decodes, but some samples are NaN or ±inf: it is not sound."""
+
+
 def load_audio(path: str | Path | BinaryIO, sample_rate: int) -> np.ndarray:
     """Decode ``path`` (a file, or an open binary stream) to a mono float32 waveform at ``sample_rate``."""
     data, _ = conform_audio(*decode_audio(path), sample_rate)
@@ -35,7 +39,7 @@ def decode_audio(path: str | Path | BinaryIO) -> tuple[np.ndarray, int]:
     if non_finite:
         # refused, not repaired: resampling would spread one NaN over its neighbours, and writing it
         # as PCM would turn it into a full-scale sample that was never recorded
-        raise AudioError(
+        raise NonFiniteAudio(
             f"{label}: {non_finite} of {data.size} samples are not finite (NaN or ±inf): not sound"
         )
     return data, int(rate)

@@ -70,7 +70,12 @@ def main(params: Params) -> None:
     sentences: list[DemoSentence] = []
     if prep.corpus.kind != "demo":
         # audio and manifests, all or nothing; resampled and down-mixed only where validate allows
-        rows = import_corpus(prep.corpus, prep.sample_rate, policy=params.validate.audio)
+        rows, rejected = import_corpus(prep.corpus, prep.sample_rate, policy=params.validate.audio)
+        if rejected:
+            print(
+                f"prepare: {len(rejected)} source row(s) not imported ({rejected[0].describe()}"
+                f"{', …' if len(rejected) > 1 else ''}); validate reports every one"
+            )
     else:
         rows, sentences = demo_corpus(params)
     skills: dict = {"taught": False}

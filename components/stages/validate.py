@@ -11,7 +11,8 @@ from pathlib import Path
 
 from components.atomic import write_json
 from components.config import Params
-from components.data.manifest import DATA_ROOT, SPLITS, manifest_path
+from components.data.manifest import DATA_ROOT, MANIFEST_DIR, SPLITS, manifest_path
+from components.data.rejected import REJECTED_FILE
 from components.modeling.base_models import encoder_max_seconds, read_sources
 from components.stages.runner import run_stage
 from components.validation.quarantine import QUARANTINE_FILE
@@ -34,6 +35,7 @@ def main(params: Params) -> None:
         VALIDATION_DIR,
         cache_dir=PROBE_CACHE_DIR,
         validated_dir=VALIDATED_DIR,
+        rejected_path=MANIFEST_DIR / REJECTED_FILE,  # an import's; the demo corpus has none
     )
     print(outcome.format_table())
     if outcome.probe is not None:

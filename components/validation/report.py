@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.config import ValidateParams
+from components.data.rejected import read_rejected
 from components.validation.derived import add_derived_columns
+from components.validation.imports import rejected_frame, rejected_records
 from components.validation.manifests import load_manifests
 from components.validation.probe import ProbeStats, probe_audio
 from components.validation.probe_cache import ProbeCache
@@ -127,24 +129,34 @@ def run_validation(
     cache_dir: Path | None = None,
     validated_dir: Path | None = None,
     workers: int | None = None,
+    rejected_path: Path | None = None,
 ) -> ValidationOutcome:
     """Probe and validate every manifest row, write the report into ``out_dir`` and return the verdict.
 
     ``cache_dir`` keeps probe results between runs (:mod:`components.validation.probe_cache`); with
-    ``validated_dir``, a passing run writes the manifests minus the quarantined rows there.
+    ``validated_dir``, a passing run writes the manifests minus the quarantined rows there. With
+    ``rejected_path`` (an import's ``rejected.jsonl``; ignored where there is none), the rows the import
+    left out are validated too (:mod:`components.validation.imports`), counted among the rows and named
+    in the same report; those failing only warning rules count against the quarantine share like any
+    other.
     """
     rows = load_manifests(manifest_paths)
+    has_rejected = rejected_path is not None and Path(rejected_path).is_file()
+    rejected = read_rejected(Path(rejected_path)) if has_rejected else None
     probed, stats = probe_audio(rows, Path(data_root), ProbeCache(cache_dir), workers)
     frame = add_derived_columns(probed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    left_out = rejected_records(rejected or [])
+    total = len(rows) + len(left_out)
     try:
-        result = run_suite(frame, params, docs_dir=staging / DOCS_DIR)
-        quarantine = decide_quarantine(result.failures, len(rows), params.max_quarantine_share)
+        rejected_rows = rejected_frame(rejected) if rejected is not None else None
+        result = run_suite(frame, params, docs_dir=staging / DOCS_DIR, rejected=rejected_rows)
+        quarantine = decide_quarantine(result.failures, total, params.max_quarantine_share)
         outcome = ValidationOutcome(
             success=result.success and quarantine.within_limit,
-            rows=len(rows),
+            rows=total,
             checks=result.checks,
             failures=result.failures,
             quarantine=quarantine,
@@ -154,7 +166,7 @@ def run_validation(
         text = json.dumps(outcome.summary(), indent=2, ensure_ascii=False)
         (staging / RESULTS_FILE).write_text(text + "\n", encoding="utf-8")
         _csv_ready(frame).to_csv(staging / PROBE_FILE, index=False)
-        write_quarantine(staging / QUARANTINE_FILE, rows, quarantine)
+        write_quarantine(staging / QUARANTINE_FILE, rows + left_out, quarantine)
         if not (staging / DOCS_DIR / "index.html").is_file():
             raise RuntimeError(f"{staging / DOCS_DIR}: great expectations wrote no data docs index.html")
         _publish(staging, out_dir, [PROBE_FILE, QUARANTINE_FILE, DOCS_DIR, RESULTS_FILE])

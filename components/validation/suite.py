@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.config import ValidateParams
+from components.validation.imports import import_expectations
 from components.validation.manifests import ROW_COLUMN
 from components.validation.rules import CRITICAL, WARNING, build_expectations, import_gx
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CRITICAL", "WARNING", "Check", "Failure", "SuiteResult", "run_suite"]
 SUITE_NAME = "speechalign_manifest"
+IMPORT_SUITE_NAME = "speechalign_import"
 DOCS_SITE_NAME = "speechalign"
 ID_COLUMN = "id"
 
@@ -67,12 +69,6 @@ class SuiteResult:
         return len(self.checks)
 
 
-def build_suite(params: ValidateParams, name: str = SUITE_NAME) -> gx.ExpectationSuite:
-    """The suite, not yet attached to a context."""
-    gx = import_gx()
-    return gx.ExpectationSuite(name=name, expectations=build_expectations(params))
-
-
 def make_context(docs_dir: Path | None = None) -> Any:
     """An ephemeral context with progress bars off and, optionally, one local data docs site.
 
@@ -102,40 +98,62 @@ def make_context(docs_dir: Path | None = None) -> Any:
     return context
 
 
-def run_suite(frame: pd.DataFrame, params: ValidateParams, docs_dir: Path | None = None) -> SuiteResult:
-    """Validate the probed frame, derived columns added (:mod:`components.validation.derived`); with
-    ``docs_dir``, also render the data docs there."""
+def run_suite(
+    frame: pd.DataFrame,
+    params: ValidateParams,
+    docs_dir: Path | None = None,
+    rejected: pd.DataFrame | None = None,
+) -> SuiteResult:
+    """Validate the probed frame, derived columns added (:mod:`components.validation.derived`), and
+    with ``rejected`` (:func:`components.validation.imports.rejected_frame`) the rows the import left
+    out, as a second validation of the same run; with ``docs_dir``, also render the data docs there."""
+    context = make_context(docs_dir)
+    expectations = build_expectations(params)
+    runs = [run_checkpoint(context, "manifest", gx_suite(SUITE_NAME, expectations), frame, docs_dir)]
+    if rejected is not None:
+        grades = {e.meta["rule"]: (e.meta["severity"], e.description) for e in expectations}
+        suite = gx_suite(IMPORT_SUITE_NAME, import_expectations(grades))
+        runs.append(run_checkpoint(context, "import", suite, rejected, docs_dir))
+    return parse_results(runs)
+
+
+def gx_suite(name: str, expectations: list[Any]) -> gx.ExpectationSuite:
+    return import_gx().ExpectationSuite(name=name, expectations=expectations)
+
+
+def run_checkpoint(
+    context: Any, name: str, suite: gx.ExpectationSuite, frame: pd.DataFrame, docs_dir: Path | None
+) -> Any:
+    """Run ``suite`` over ``frame`` as checkpoint ``name``, naming offending rows by id and manifest row."""
     gx = import_gx()
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    context = make_context(docs_dir)
     batch = (
-        context.data_sources.add_pandas("manifests")
-        .add_dataframe_asset("manifest")
-        .add_batch_definition_whole_dataframe("all_splits")
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("all_rows")
     )
-    suite = context.suites.add(build_suite(params))
     definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name="manifest", data=batch, suite=suite)
+        gx.ValidationDefinition(name=name, data=batch, suite=context.suites.add(suite))
     )
     index_columns = [c for c in (ID_COLUMN, ROW_COLUMN) if c in frame.columns]
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
-            name="validate",
+            name=f"validate-{name}",
             validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="data_docs")] if docs_dir is not None else [],
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns},
         )
     )
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    return parse_results(outcome)
+    return checkpoint.run(batch_parameters={"dataframe": frame})
 
 
-def parse_results(outcome: Any) -> SuiteResult:
-    """Turn a CheckpointResult into :class:`SuiteResult`, separating errored rules from bad data."""
+def parse_results(outcomes: list[Any]) -> SuiteResult:
+    """Turn CheckpointResults into one :class:`SuiteResult`, separating errored rules from bad data."""
     checks: list[Check] = []
     failures: list[Failure] = []
-    for validation in outcome.run_results.values():
+    validations = [v for outcome in outcomes for v in outcome.run_results.values()]
+    for validation in validations:
         for result in validation.results:
             meta = result.expectation_config.meta or {}
             counts = result.result or {}

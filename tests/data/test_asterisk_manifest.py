@@ -248,10 +248,12 @@ def test_a_manifest_whose_rows_are_unchanged_is_not_rewritten(tmp_path: Path) ->
 def test_the_manifest_imports_through_the_jsonl_importer(tmp_path: Path) -> None:
     summary, rows = build(tmp_path, fake_corpus(tmp_path / "src"))
     scanned = scan_corpus("jsonl", summary.manifest)  # what `speechalign data import jsonl` checks
-    assert len(probe_durations(scanned, progress=False)) == len(rows)
-    imported = import_corpus(
+    seconds, undecodable = probe_durations(scanned, progress=False)
+    assert len(seconds) == len(rows) and undecodable == [] and scanned.rejected == []
+    imported, rejected = import_corpus(
         CorpusParams(kind="jsonl", source=str(summary.manifest)), 16000, tmp_path / "data", progress=False
     )
+    assert rejected == []
     by_id = {utt.id: utt for utt in imported}
     assert by_id.keys() == {row["id"] for row in rows}
     assert {utt.sample_rate for utt in imported} == {16000}  # resampled from the packages' 8 kHz

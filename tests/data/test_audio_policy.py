@@ -99,13 +99,14 @@ def test_an_import_converts_only_what_the_policy_allows_and_validation_judges_th
 
     source, expected = make_jsonl(corpus.base / "source")  # stereo 22.05 kHz clips
     params = policy(resample=resample, downmix=downmix)
-    rows = import_corpus(
+    rows, rejected = import_corpus(
         CorpusParams(kind="jsonl", source=str(source)),
         16000,
         corpus.root,
         progress=False,
         policy=params.audio,
     )
+    assert rejected == []
     want_rate, want_channels = (16000 if resample else 22050), (1 if downmix else 2)
     for utterance in rows:
         info = sf.info(str(corpus.root / utterance.audio))

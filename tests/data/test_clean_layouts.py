@@ -68,8 +68,10 @@ def test_clean_layout_passes_validation_and_revalidates_from_the_probe_cache(
 ) -> None:
     assert kind in BUILDERS, f"importer {kind!r} has no clean layout in tests/data/layouts.py"
     source, expected = BUILDERS[kind](tmp_path / "source")
-    rows = import_corpus(CorpusParams(kind=kind, source=str(source)), RATE, tmp_path / "data", progress=False)
-    assert {row.id for row in rows} == set(expected)
+    rows, rejected = import_corpus(
+        CorpusParams(kind=kind, source=str(source)), RATE, tmp_path / "data", progress=False
+    )
+    assert {row.id for row in rows} == set(expected) and rejected == []
     params = pipeline_params(sorted({language for _, _, language in expected.values()}))
 
     first = validate(tmp_path, params)

@@ -18,6 +18,7 @@ from components.config import CORPUS_KINDS, CorpusParams, ParamsError, load_para
 from components.data.importers import IMPORTERS, CorpusError, import_corpus, scan_corpus
 from components.data.languages import iso639_3
 from components.data.manifest import SPLITS, read_manifest
+from components.data.rejected import REJECTED_FILE, read_rejected
 from tests.data.layouts import (
     BUILDERS,
     RATE,
@@ -50,6 +51,27 @@ def check_manifests(data_root: Path, expected: dict, tolerance: float = 0.01) ->
     return by_id
 
 
+def imported(kind: str, source: Path, data: Path, language: str | None = None) -> list:
+    """The utterances an import wrote; asserts it rejected no row."""
+    rows, rejected = import_corpus(
+        CorpusParams(kind=kind, source=str(source), language=language), RATE, data, progress=False
+    )
+    assert rejected == [], rejected
+    return rows
+
+
+def scanned(kind: str, source: Path, language: str | None = None) -> list:
+    """The usable rows of a scan; asserts it rejected no row."""
+    scan = scan_corpus(kind, source, language)
+    assert scan.rejected == [], scan.rejected
+    return scan.rows
+
+
+def rejected_by_origin(rejected: list) -> dict[str, tuple[str, str | None, str]]:
+    """origin → (rule, id, problem) of each rejected row."""
+    return {row.origin: (row.rule, row.id, row.problem) for row in rejected}
+
+
 # ---------------------------------------------------------------- imports
 
 
@@ -60,7 +82,7 @@ def test_every_corpus_kind_has_an_importer_and_a_test_fixture() -> None:
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
 def test_each_layout_imports_into_the_manifest_contract(kind: str, tmp_path: Path) -> None:
     source, expected = BUILDERS[kind](tmp_path / "source")
-    rows = import_corpus(CorpusParams(kind=kind, source=str(source)), RATE, tmp_path / "data", progress=False)
+    rows = imported(kind, source, tmp_path / "data")
     assert len(rows) == len(expected)
     tolerance = 0.06 if kind == "commonvoice" else 0.01  # MP3 frames may pad the end
     by_id = check_manifests(tmp_path / "data", expected, tolerance)
@@ -69,16 +91,14 @@ def test_each_layout_imports_into_the_manifest_contract(kind: str, tmp_path: Pat
 
 def test_contract_files_keep_translation_and_speaker_with_normalised_language_keys(tmp_path: Path) -> None:
     source, _ = make_jsonl(tmp_path / "source")
-    rows = {r.id: r for r in scan_corpus("jsonl", source)}
+    rows = {r.id: r for r in scanned("jsonl", source)}
     assert rows["utt-a"].translation == {"fra": "bonjour"} and rows["utt-a"].speaker == "spk1"
     assert rows["utt-b"].translation is None
 
 
 def test_covost2_fills_the_translation_into_the_target_language(tmp_path: Path) -> None:
     source, expected = make_covost2(tmp_path / "source")
-    rows = import_corpus(
-        CorpusParams(kind="covost2", source=str(source)), RATE, tmp_path / "data", progress=False
-    )
+    rows = imported("covost2", source, tmp_path / "data")
     assert {r.id: r.translation for r in rows} == {
         uid: {"eng": f"Hello number {i}"} for i, uid in enumerate(expected)
     }
@@ -87,23 +107,23 @@ def test_covost2_fills_the_translation_into_the_target_language(tmp_path: Path) 
 
 def test_commonvoice_reads_unquoted_transcripts_and_client_ids(tmp_path: Path) -> None:
     source, _ = make_commonvoice(tmp_path / "en")
-    rows = scan_corpus("commonvoice", source)
+    rows = scanned("commonvoice", source)
     assert rows[0].text == 'He said "hi" in train clip 0' and rows[0].speaker == "client-train-0"
 
 
 def test_librispeech_subset_folder_alone_gives_its_split_and_speakers(tmp_path: Path) -> None:
     make_librispeech(tmp_path / "LibriSpeech")
-    rows = scan_corpus("librispeech", tmp_path / "LibriSpeech" / "dev-clean")
+    rows = scanned("librispeech", tmp_path / "LibriSpeech" / "dev-clean")
     assert {r.split for r in rows} == {"dev"} and {r.speaker for r in rows} == {"84", "91"}
 
 
 def test_language_option_keeps_one_language_and_labels_rows_without_one(tmp_path: Path) -> None:
     source, _ = make_fleurs(tmp_path / "fleurs")
-    assert {r.language for r in scan_corpus("fleurs", source, language="fr")} == {"fra"}
+    assert {r.language for r in scanned("fleurs", source, language="fr")} == {"fra"}
     with pytest.raises(CorpusError, match="no utterances in language spa"):
         scan_corpus("fleurs", source, language="es")
     libri, _ = make_librispeech(tmp_path / "LibriSpeech")
-    assert {r.language for r in scan_corpus("librispeech", libri)} == {"eng"}
+    assert {r.language for r in scanned("librispeech", libri)} == {"eng"}
 
 
 # ---------------------------------------------------------------- errors
@@ -115,17 +135,20 @@ def test_unknown_language_code_names_file_line_and_code(tmp_path: Path) -> None:
     lines = table.read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2].rsplit("\t", 1)[0] + "\txx"  # line 3: the second data row
     table.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(CorpusError) as info:
-        scan_corpus("commonvoice", source)
-    assert f"{table}:3" in str(info.value) and "'xx'" in str(info.value)
+    scan = scan_corpus("commonvoice", source)
+    [(rule, uid, problem)] = rejected_by_origin(scan.rejected).values()
+    assert rejected_by_origin(scan.rejected).keys() == {f"{table}:3"} and rule == "language_known"
+    assert "'xx'" in problem and uid == "common_voice_en_train1" and uid not in {r.id for r in scan.rows}
 
 
 def test_missing_audio_file_is_named(tmp_path: Path) -> None:
     source, _ = make_jsonl(tmp_path / "source")
     (source.parent / "clips" / "utt-b.wav").unlink()
-    with pytest.raises(CorpusError) as info:
-        scan_corpus("jsonl", source)
-    assert f"{source}:2" in str(info.value) and str(source.parent / "clips" / "utt-b.wav") in str(info.value)
+    scan = scan_corpus("jsonl", source)
+    [rejected] = scan.rejected
+    assert (rejected.origin, rejected.rule, rejected.id) == (f"{source}:2", "audio_exists", "utt-b")
+    assert str(source.parent / "clips" / "utt-b.wav") in rejected.problem
+    assert rejected.audio == str(source.parent / "clips" / "utt-b.wav")  # the snapshot watches for it
 
 
 @pytest.mark.parametrize(
@@ -158,21 +181,30 @@ def test_unknown_manifest_field_and_bad_split_are_named(tmp_path: Path) -> None:
     records = contract_records()
     records[1]["transcript"] = records[1].pop("text")
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"corpus.jsonl:2: unknown field\(s\) transcript"):
-        scan_corpus("jsonl", source)
+    [rejected] = scan_corpus("jsonl", source).rejected
+    assert (rejected.origin, rejected.rule) == (f"{source}:2", "row_readable")
+    assert rejected.problem.startswith("unknown field(s) transcript")
     records = contract_records()
     records[3]["split"] = "holdout"
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with pytest.raises(CorpusError, match="corpus.jsonl:4: unknown split 'holdout'"):
-        scan_corpus("jsonl", source)
+    [rejected] = scan_corpus("jsonl", source).rejected
+    assert (rejected.origin, rejected.rule) == (f"{source}:4", "split_known")
+    assert "unknown split 'holdout'" in rejected.problem
 
 
 def test_duplicate_ids_name_both_rows(tmp_path: Path) -> None:
     source, _ = make_covost2(tmp_path / "source")
     lines = source.read_text(encoding="utf-8").splitlines()
     source.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"duplicate id 'common_voice_fr_0' \(first at .*:2\)"):
-        scan_corpus("covost2", source)
+    scan = scan_corpus("covost2", source)
+    [rejected] = scan.rejected
+    assert (rejected.rule, rejected.id, rejected.origin) == (
+        "id_unique",
+        "common_voice_fr_0",
+        f"{source}:{len(lines) + 1}",
+    )
+    assert re.search(r"duplicate id 'common_voice_fr_0' \(first at .*:2\)", rejected.problem)
+    assert [r.id for r in scan.rows].count("common_voice_fr_0") == 1
 
 
 def test_hf_dataset_without_splits_is_rejected_with_the_columns_it_has(tmp_path: Path) -> None:
@@ -186,35 +218,49 @@ def test_hf_dataset_without_splits_is_rejected_with_the_columns_it_has(tmp_path:
 def test_undecodable_audio_names_the_row_and_the_formats_soundfile_reads(tmp_path: Path) -> None:
     source, _ = make_jsonl(tmp_path / "source")
     (source.parent / "clips" / "utt-d.wav").write_bytes(b"not audio at all" * 64)
-    with pytest.raises(CorpusError) as info:
-        import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False)
-    message = str(info.value)
-    assert f"{source}:4 (id utt-d)" in message and "utt-d.wav" in message and "FLAC" in message
+    rows, rejected = import_corpus(
+        CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False
+    )
+    [bad] = rejected
+    assert bad.describe().startswith(f"{source}:4 (id utt-d): ") and bad.rule == "audio_decodable"
+    assert "utt-d.wav" in bad.problem and "FLAC" in bad.problem
+    assert "utt-d" not in {u.id for u in rows} and len(rows) == len(contract_records()) - 1
+    written = read_rejected(tmp_path / "data" / "manifests" / REJECTED_FILE)
+    assert written == [bad]  # beside the manifests, for validate to report
 
 
-def test_a_failed_import_leaves_the_previous_corpus_untouched_and_no_partial_output(tmp_path: Path) -> None:
+def test_an_interrupted_import_leaves_the_previous_corpus_untouched_and_no_partial_output(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import components.data.importers.convert as convert_module
+
     data = tmp_path / "data"
     good, _ = make_librispeech(tmp_path / "LibriSpeech")
-    import_corpus(CorpusParams(kind="librispeech", source=str(good)), RATE, data, progress=False)
+    imported("librispeech", good, data)
     before = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
 
     bad, _ = make_jsonl(tmp_path / "bad")
-    (bad.parent / "clips" / "utt-d.wav").write_bytes(
-        b"garbage" * 100
-    )  # the last row fails, after others converted
-    with pytest.raises(CorpusError):
+    real_convert = convert_module.convert
+
+    def interrupted(row, *args):  # the last row is interrupted, after others converted
+        if row.id == "utt-d":
+            raise KeyboardInterrupt
+        return real_convert(row, *args)
+
+    monkeypatch.setattr(convert_module, "convert", interrupted)
+    with pytest.raises(KeyboardInterrupt):
         import_corpus(CorpusParams(kind="jsonl", source=str(bad)), RATE, data, progress=False)
     after = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
     assert after == before
     assert sorted(p.name for p in data.iterdir()) == ["audio", "manifests"]  # no temporary folders left
 
     fresh = tmp_path / "fresh"
-    with pytest.raises(CorpusError):
+    with pytest.raises(KeyboardInterrupt):
         import_corpus(CorpusParams(kind="jsonl", source=str(bad)), RATE, fresh, progress=False)
     assert not fresh.exists() or not any(fresh.iterdir())
 
 
-def test_one_failed_import_names_every_bad_row_not_only_the_first(tmp_path: Path) -> None:
+def test_one_scan_rejects_every_bad_row_not_only_the_first(tmp_path: Path) -> None:
     import json
 
     source, _ = make_jsonl(tmp_path / "source", size=8)
@@ -224,38 +270,36 @@ def test_one_failed_import_names_every_bad_row_not_only_the_first(tmp_path: Path
     records[4]["transcript"] = records[4].pop("text")  # line 5: misspelt field
     records[5]["id"] = records[1]["id"]  # line 6: duplicate of line 2
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with pytest.raises(CorpusError) as info:
-        scan_corpus("jsonl", source)
-    message = str(info.value)
-    assert "3 bad row(s), nothing imported" in message  # the duplicate is judged among the rows that read
-    for where in (f"{source}:1", f"{source}:3", f"{source}:5"):
-        assert where in message
-    assert "gone.wav" in message and "'xx'" in message and "transcript" in message
+    scan = scan_corpus("jsonl", source)
+    found = rejected_by_origin(scan.rejected)
+    assert {origin: rule for origin, (rule, _, _) in found.items()} == {
+        f"{source}:1": "audio_exists",
+        f"{source}:3": "language_known",
+        f"{source}:5": "row_readable",
+        f"{source}:6": "id_unique",
+    }
+    assert "gone.wav" in found[f"{source}:1"][2] and "'xx'" in found[f"{source}:3"][2]
+    assert "transcript" in found[f"{source}:5"][2]
+    assert re.search(rf"duplicate id '{records[1]['id']}' \(first at .*:2\)", found[f"{source}:6"][2])
+    assert len(scan.rows) == 4  # the other rows are kept
 
-    records = contract_records(8)
-    records[5]["id"] = records[1]["id"]
-    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with pytest.raises(CorpusError, match=rf"duplicate id '{records[1]['id']}' \(first at .*:2\)"):
-        scan_corpus("jsonl", source)
 
-
-def test_every_undecodable_file_is_named_by_one_failed_import(tmp_path: Path) -> None:
+def test_every_undecodable_file_is_rejected_by_one_import(tmp_path: Path) -> None:
     source, _ = make_jsonl(tmp_path / "source")
     for name in ("utt-b", "utt-d"):
         (source.parent / "clips" / f"{name}.wav").write_bytes(b"not audio at all" * 64)
-    with pytest.raises(CorpusError) as info:
-        import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False)
-    message = str(info.value)
-    assert (
-        "2 bad row(s)" in message
-        and f"{source}:2 (id utt-b)" in message
-        and f"{source}:4 (id utt-d)" in message
+    rows, rejected = import_corpus(
+        CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False
     )
-    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+    assert [(r.origin, r.id, r.rule) for r in rejected] == [
+        (f"{source}:2", "utt-b", "audio_decodable"),
+        (f"{source}:4", "utt-d", "audio_decodable"),
+    ]
+    assert {u.id for u in rows} == {"utt-a", "utt-c"}
 
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "commonvoice", "librispeech"])
-def test_invalid_utf8_in_a_source_names_its_file_and_line(kind: str, tmp_path: Path) -> None:
+def test_invalid_utf8_in_a_source_rejects_only_its_row(kind: str, tmp_path: Path) -> None:
     source, _ = BUILDERS[kind](tmp_path / "source")
     if kind == "commonvoice":
         table = source / "train.tsv"
@@ -269,11 +313,14 @@ def test_invalid_utf8_in_a_source_names_its_file_and_line(kind: str, tmp_path: P
     assert len(lines) > 2
     lines[1] = lines[1][:5] + b"\xff" + lines[1][6:]  # line 2 no longer decodes
     table.write_bytes(b"\n".join(lines))
-    with pytest.raises(CorpusError, match=rf"{re.escape(str(table))}:2: not valid UTF-8"):
-        scan_corpus(kind, source)
+    scan = scan_corpus(kind, source)
+    [rejected] = scan.rejected
+    assert (rejected.origin, rejected.rule) == (f"{table}:2", "text_utf8")
+    assert rejected.problem.startswith("not valid UTF-8")
+    assert scan.rows and all(row.origin != rejected.origin for row in scan.rows)
 
 
-def test_utf8_errors_count_lines_and_bytes_after_a_bom_and_json_errors_are_gathered_with_the_rest(
+def test_utf8_errors_name_the_id_they_follow_and_count_lines_after_a_bom_and_json_errors_too(
     tmp_path: Path,
 ) -> None:
     import codecs
@@ -281,19 +328,23 @@ def test_utf8_errors_count_lines_and_bytes_after_a_bom_and_json_errors_are_gathe
 
     source, _ = make_jsonl(tmp_path / "source")
     lines = [json.dumps(r).encode() for r in contract_records()]
-    source.write_bytes(codecs.BOM_UTF8 + b"\n".join([lines[0], b'{"id": "x\xff"}', *lines[2:]]))
-    with pytest.raises(CorpusError, match=r"corpus.jsonl:2: not valid UTF-8 \(.* at byte 10 of the line\)"):
-        scan_corpus("jsonl", source)
+    record = json.loads(lines[1])
+    record["text"] = "caf@@ au lait"
+    broken = json.dumps(record).encode().replace(b"@@", b"\xe9\xff")  # the id comes before the bad bytes
+    source.write_bytes(codecs.BOM_UTF8 + b"\n".join([lines[0], broken, *lines[2:]]))
+    [rejected] = scan_corpus("jsonl", source).rejected
+    assert (rejected.origin, rejected.rule, rejected.id) == (f"{source}:2", "text_utf8", record["id"])
+    assert rejected.problem == "not valid UTF-8 in text"
 
     records = contract_records()
     records[3]["language"] = "xx"
     text = [json.dumps(r) for r in records]
     text[1] = text[1][:-1]  # line 2: not valid JSON
     source.write_bytes(codecs.BOM_UTF8 + "\n".join(text).encode())  # the BOM is not part of line 1
-    with pytest.raises(CorpusError) as info:
-        scan_corpus("jsonl", source)
-    message = str(info.value)
-    assert "2 bad row(s)" in message and f"{source}:2: not valid JSON" in message and f"{source}:4" in message
+    found = rejected_by_origin(scan_corpus("jsonl", source).rejected)
+    assert found.keys() == {f"{source}:2", f"{source}:4"}
+    assert found[f"{source}:2"][::2] == ("row_readable", "not valid JSON (Expecting ',' delimiter)")
+    assert found[f"{source}:4"][0] == "language_known"
 
 
 def test_empty_audio_at_another_rate_imports_as_an_empty_file_for_validation_to_judge(tmp_path: Path) -> None:
@@ -301,9 +352,7 @@ def test_empty_audio_at_another_rate_imports_as_an_empty_file_for_validation_to_
 
     source, _ = make_jsonl(tmp_path / "source")
     sf.write(source.parent / "clips" / "utt-c.wav", [], 22050)  # zero samples, not the pipeline's rate
-    rows = import_corpus(
-        CorpusParams(kind="jsonl", source=str(source)), RATE, tmp_path / "data", progress=False
-    )
+    rows = imported("jsonl", source, tmp_path / "data")
     empty = next(u for u in rows if u.id == "utt-c")
     assert empty.duration_s == 0 and sf.info(str(tmp_path / "data" / empty.audio)).frames == 0
 
@@ -408,7 +457,7 @@ def test_cli_import_names_the_corpus_in_params_and_keeps_the_rest_of_the_file(
     assert all("#" in new for _, new in changed)  # the comments survive
     corpus = load_params(workspace / "params.yaml").prepare.corpus
     monkeypatch.chdir(workspace)  # where prepare runs
-    import_corpus(corpus, RATE, progress=False)
+    assert import_corpus(corpus, RATE, progress=False)[1] == []
     check_manifests(workspace / "data", {k: v for k, v in expected.items() if v[2] == "eng"})
 
 
@@ -439,8 +488,14 @@ def test_a_corpus_changed_in_place_gets_a_new_snapshot_before_retrain_so_prepare
     assert refreshed not in (None, recorded)
     assert refresh_snapshot(workspace) is None
 
-    clip.unlink()  # a corpus that no longer imports fails before any stage, naming the row
-    with pytest.raises(CorpusError, match="utt-b.wav"):
+    clip.unlink()  # a clip gone is a change (validate will name its row), and so is its return
+    gone = refresh_snapshot(workspace)
+    assert gone and refreshed in gone
+    clip.write_bytes(b"RIFF")
+    assert refresh_snapshot(workspace)
+    (source.parent / "clips").rename(tmp_path / "elsewhere")  # no row imports: still a corpus-wide fault
+    source.write_text("", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no utterances found"):
         refresh_snapshot(workspace)
 
 
@@ -463,11 +518,30 @@ def test_cli_import_failures_are_one_line_and_leave_params_unchanged(tmp_path: P
     assert result.exit_code == 1 and "unknown corpus kind 'mp3folder'" in result.output
 
     source, _ = make_commonvoice(tmp_path / "en")
-    (source / "clips" / f"common_voice_en_dev0{cv_suffix()}").unlink()
+    for clip in (source / "clips").iterdir():
+        clip.unlink()
     result = invoke("commonvoice", str(source), "--workspace", str(workspace))
     assert result.exit_code == 1
-    assert f"{source / 'dev.tsv'}:2: audio file not found" in result.output
+    assert "no row can be imported" in result.output
+    assert (
+        f"[audio_exists] {source / 'dev.tsv'}:2 (id common_voice_en_dev0): audio file not found"
+        in result.output
+    )
+    assert "Traceback" not in result.output
     assert (workspace / "params.yaml").read_text(encoding="utf-8") == before
+
+
+def test_cli_import_lists_the_rows_it_will_leave_out_and_records_the_corpus(tmp_path: Path) -> None:
+    workspace = workspace_with_params(tmp_path)
+    source, _ = make_commonvoice(tmp_path / "en")
+    (source / "clips" / f"common_voice_en_dev0{cv_suffix()}").unlink()
+    (source / "clips" / f"common_voice_en_train1{cv_suffix()}").write_bytes(b"not audio" * 50)
+    result = invoke("commonvoice", str(source), "--workspace", str(workspace))
+    assert result.exit_code == 0, result.output
+    assert "2 row(s) will not be imported" in result.output
+    assert f"[audio_exists] {source / 'dev.tsv'}:2 (id common_voice_en_dev0)" in result.output
+    assert "[audio_decodable]" in result.output and "common_voice_en_train1" in result.output
+    assert load_params(workspace / "params.yaml").prepare.corpus.kind == "commonvoice"
 
 
 def test_transcripts_are_canonicalised_on_import(tmp_path: Path) -> None:
@@ -482,7 +556,7 @@ def test_transcripts_are_canonicalised_on_import(tmp_path: Path) -> None:
     records[0]["translation"] = {"fr": "le\u200b  café"}
     records[1]["text"] = "می\u200cخواهم"  # Persian: the zero-width non-joiner is spelling, kept
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    rows = {r.id: r for r in scan_corpus("jsonl", source)}
+    rows = {r.id: r for r in scanned("jsonl", source)}
     first, second = rows[records[0]["id"]], rows[records[1]["id"]]
     assert first.text == "Café crème brûlée" == unicodedata.normalize("NFC", first.text)
     assert first.translation == {"fra": "le café"} and first.canonicalised
@@ -511,9 +585,13 @@ def test_import_refuses_audio_whose_samples_are_not_finite(tmp_path: Path) -> No
     wave[100, 0] = np.nan  # one NaN: resampling would smear it, PCM would write it as full scale
     sf.write(audio, wave, 22050, subtype="FLOAT")
     data = tmp_path / "data"
-    with pytest.raises(CorpusError, match=rf"id {records[0]['id']}\).*1 of 44100 samples are not finite"):
-        import_corpus(CorpusParams(kind="jsonl", source=str(source)), 16000, data, progress=False)
-    assert not (data / "audio").exists()  # nothing half-written
+    rows, [rejected] = import_corpus(
+        CorpusParams(kind="jsonl", source=str(source)), 16000, data, progress=False
+    )
+    assert (rejected.id, rejected.rule) == (records[0]["id"], "audio_finite")
+    assert "1 of 44100 samples are not finite" in rejected.problem
+    assert records[0]["id"] not in {u.id for u in rows}
+    assert not (data / "audio" / "jsonl" / "train" / f"{records[0]['id']}.wav").exists()  # nothing invented
 
 
 def test_languages_as_corpora_label_them_keep_their_locale(tmp_path: Path) -> None:
@@ -526,7 +604,7 @@ def test_languages_as_corpora_label_them_keep_their_locale(tmp_path: Path) -> No
         record["language"] = label
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     data = tmp_path / "data"
-    import_corpus(CorpusParams(kind="jsonl", source=str(source)), RATE, data, progress=False)
+    imported("jsonl", source, data)
     rows = {u.id: u for split in SPLITS for u in read_manifest(split, data / "manifests")}
     found = [(rows[r["id"]].language, rows[r["id"]].locale) for r in records[: len(labels)]]
     expected = [("eng", "English"), ("eng", "en-US"), ("tok", None), ("yue", "zh-HK")]

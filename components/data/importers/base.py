@@ -7,17 +7,18 @@ way and every error names the file and line (or dataset row) it came from.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from components.data.languages import iso639_3
-from components.data.manifest import utf8_text
+from components.data.rejected import RejectedRow
 from components.data.text import canonical_text
 
 # Where an utterance's audio is: a file to decode, or a callable that opens its bytes (e.g. a dataset cell).
@@ -37,42 +38,82 @@ class CorpusError(ValueError):
     """A source corpus cannot be imported; the message says where (file:line) and what is wrong."""
 
 
-MAX_LISTED = 50  # bad rows named in one error; the rest are counted
+class RowDefect(CorpusError):
+    """One row cannot be imported; the import leaves it out and validation reports it under ``rule``."""
+
+    def __init__(
+        self, origin: str, rule: str, problem: str, uid: str | None = None, audio: Path | None = None
+    ) -> None:
+        self.rejected = RejectedRow(
+            origin=origin, rule=rule, problem=problem, id=readable(uid), audio=str(audio) if audio else None
+        )
+        super().__init__(self.rejected.describe())
+
+
+def readable(text: str | None) -> str | None:
+    """``text`` with bytes that were not valid UTF-8 (kept as surrogates) shown as U+FFFD."""
+    if text is None:
+        return None
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
+# An error raised inside a row without a rule of its own: the row is malformed (a wrong field count, an
+# unknown field): a fault of how the corpus was written, which validation grades critical.
+MALFORMED = "row_readable"
 
 
 class RowProblems:
-    """Row errors gathered over a whole scan or conversion, so a failed import names every bad row at
-    once instead of one per attempt. Errors that concern the source as a whole still stop at once."""
+    """The rows of a scan or conversion that could not be imported, gathered instead of raised, so one
+    run names every bad row at once. Errors of the source as a whole still stop at once."""
 
     def __init__(self) -> None:
-        self.messages: list[str] = []
+        self.rejected: list[RejectedRow] = []
 
     @contextlib.contextmanager
-    def row(self) -> Iterator[None]:
-        """Run one row's work; its :class:`CorpusError` is recorded and the scan goes on."""
+    def row(self, split: str | None = None) -> Iterator[None]:
+        """Run one row's work; its :class:`CorpusError` rejects the row and the scan goes on."""
         try:
             yield
+        except RowDefect as exc:
+            self.rejected.append(replace(exc.rejected, split=exc.rejected.split or split))
         except CorpusError as exc:
-            self.messages.append(str(exc))
+            self.rejected.append(RejectedRow(origin="", rule=MALFORMED, problem=str(exc), split=split))
 
-    def check(self, source: object) -> None:
-        """Raise one :class:`CorpusError` naming every recorded row error, if there is any."""
-        if not self.messages:
-            return
-        if len(self.messages) == 1:  # already names its file and line: one line, as for any other error
-            raise CorpusError(self.messages[0])
-        listed = self.messages[:MAX_LISTED]
-        more = len(self.messages) - len(listed)
-        lines = "\n  ".join(listed) + (f"\n  ... and {more} more" if more else "")
-        raise CorpusError(f"{source}: {len(self.messages)} bad row(s), nothing imported:\n  {lines}")
+    def reject(self, row: SourceRow, rule: str, problem: str) -> None:
+        """Leave out a row that was read but cannot be used (a duplicate id, undecodable audio)."""
+        audio = str(row.audio) if isinstance(row.audio, Path) else None
+        rejected = RejectedRow(row.origin, rule, problem, id=row.id, split=row.split, audio=audio)
+        self.rejected.append(rejected)
 
 
-def read_utf8(path: Path) -> str:
-    """A text file's content; invalid UTF-8 is an error naming the file, line and byte."""
-    try:
-        return utf8_text(path.read_bytes(), path)
-    except ValueError as exc:
-        raise CorpusError(str(exc)) from None
+def read_text(path: Path) -> str:
+    """A text file's content, a leading BOM dropped. Bytes that are not valid UTF-8 are kept as
+    surrogates (``surrogateescape``), so only the rows holding them are rejected (:func:`make_row`)."""
+    return decode_bytes(path.read_bytes().removeprefix(codecs.BOM_UTF8))
+
+
+def decode_bytes(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def not_utf8(value: object) -> bool:
+    """True when ``value`` (a string, or a mapping of them) holds bytes that were not valid UTF-8."""
+    if isinstance(value, Mapping):
+        return any(not_utf8(k) or not_utf8(v) for k, v in value.items())
+    return isinstance(value, str) and any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def require_utf8(origin: str, fields: Mapping[str, object]) -> None:
+    """Reject a row whose fields hold invalid UTF-8, naming its id where the id itself is readable."""
+    bad = [name for name, value in fields.items() if not_utf8(value)]
+    if bad:
+        uid = fields.get("id")
+        raise RowDefect(
+            origin,
+            "text_utf8",
+            f"not valid UTF-8 in {', '.join(map(str, bad))}",
+            uid=str(uid) if uid is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -105,39 +146,40 @@ class Importer(ABC):
     layout: ClassVar[str]
 
     @abstractmethod
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
-        """Every utterance of ``source``, in a stable order, with its audio located but not decoded."""
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
+        """Every usable utterance of ``source``, in a stable order, with its audio located but not
+        decoded; every row that cannot be used is recorded in ``problems`` instead."""
 
 
-def language_of(code: object, origin: str, default: str | None = None) -> str:
+def language_of(code: object, origin: str, default: str | None = None, uid: str | None = None) -> str:
     """ISO 639-3 of a row's language code, else of ``default``; the error names the row and the code."""
     if code is None or (isinstance(code, str) and not code.strip()):
         if default is None:
-            raise CorpusError(
-                f"{origin}: no language given; pass one with --language (prepare.corpus.language)"
-            )
+            raise RowDefect(origin, "language_set", "no language given; pass one with --language", uid=uid)
         code = default
     try:
         return iso639_3(str(code))
     except ValueError as exc:
-        raise CorpusError(f"{origin}: {exc}") from None
+        raise RowDefect(origin, "language_known", str(exc), uid=uid) from None
 
 
-def split_of(value: object, origin: str) -> str:
+def split_of(value: object, origin: str, uid: str | None = None) -> str:
     """``train``/``dev``/``test`` from the names corpora use (``validation`` and ``valid`` are ``dev``)."""
     split = SPLIT_ALIASES.get(str(value).strip().lower()) if value is not None else None
     if split is None:
-        raise CorpusError(f"{origin}: unknown split {value!r}; expected one of {sorted(SPLIT_ALIASES)}")
+        problem = f"unknown split {value!r}; expected one of {sorted(SPLIT_ALIASES)}"
+        raise RowDefect(origin, "split_known", problem, uid=uid)
     return split
 
 
-def translation_of(value: object, origin: str) -> dict[str, str] | None:
+def translation_of(value: object, origin: str, uid: str | None = None) -> dict[str, str] | None:
     """A ``{language: text}`` map with ISO 639-3 keys; the error names the row and the bad key."""
     if value is None or value == "":
         return None
     if not isinstance(value, Mapping):
-        raise CorpusError(f"{origin}: translation must be a mapping of language code to text, got {value!r}")
-    return {language_of(code, origin): canonical_text(str(text)) for code, text in value.items()}
+        problem = f"translation must be a mapping of language code to text, got {value!r}"
+        raise RowDefect(origin, MALFORMED, problem, uid=uid)
+    return {language_of(code, origin, uid=uid): canonical_text(str(text)) for code, text in value.items()}
 
 
 def optional_text(value: object) -> str | None:
@@ -148,13 +190,20 @@ def optional_text(value: object) -> str | None:
     return text or None
 
 
-def audio_file(base: Path, name: str, origin: str) -> Path:
-    """The audio file ``name`` (absolute, or relative to ``base``); the error names the row and the file."""
+def audio_file(base: Path, name: str, origin: str, uid: str | None = None) -> Path:
+    """The audio file ``name`` (absolute, or relative to ``base``); the error names the row and the file.
+
+    A relative path may climb out of ``base`` (the fetched Asterisk manifest points into the unpacked
+    packages beside it): the import reads the file the corpus names, as it would an absolute path, and
+    its converted copy lies inside the data root, where validation checks every path stays.
+    """
     if not name or not str(name).strip():
-        raise CorpusError(f"{origin}: no audio path given")
+        raise RowDefect(origin, "audio_set", "no audio path given", uid=uid)
+    if not_utf8(name):
+        raise RowDefect(origin, "text_utf8", "not valid UTF-8 in the audio path", uid=uid)
     path = base / name
     if not path.is_file():
-        raise CorpusError(f"{origin}: audio file not found: {path}")
+        raise RowDefect(origin, "audio_exists", f"audio file not found: {path}", uid=uid, audio=path)
     return path
 
 
@@ -169,18 +218,20 @@ def require_columns(path: Path, found: Sequence[str], required: Sequence[str]) -
 def read_table(
     path: Path,
     delimiter: str,
+    problems: RowProblems,
     required: Sequence[str] = (),
     fieldnames: list[str] | None = None,
     quoting: int = csv.QUOTE_MINIMAL,
 ) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) of a CSV/TSV file; the header is its first line unless ``fieldnames`` are given.
 
-    A row with too few or too many fields is an error naming its line, not a silent shift of columns.
+    A row with too few or too many fields is rejected into ``problems`` naming its line, not a silent
+    shift of columns.
     Corpus TSVs are written unquoted (a transcript may hold a lone ``"``): read them with ``QUOTE_NONE``.
     """
     if not path.is_file():
         raise CorpusError(f"{path}: file not found")
-    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter, quoting=quoting)
     header = fieldnames
     if header is None:
         header = [name.strip() for name in next(reader, [])]
@@ -188,17 +239,16 @@ def read_table(
     # A headerless table may grow columns at its end; the ones we read must be there.
     needed = len(header) if fieldnames is None else 1 + max(map(header.index, required), default=0)
     rows = []
-    problems = RowProblems()
     for fields in reader:
         if not any(field.strip() for field in fields):
             continue
         with problems.row():
             if len(fields) < needed or (fieldnames is None and len(fields) != len(header)):
-                raise CorpusError(
-                    f"{path}:{reader.line_num}: expected {len(header)} fields, got {len(fields)}"
-                )
+                problem = f"expected {len(header)} fields, got {len(fields)}"
+                if any(map(not_utf8, fields)):  # the bad bytes came first (they may have eaten a delimiter)
+                    raise RowDefect(f"{path}:{reader.line_num}", "text_utf8", f"not valid UTF-8; {problem}")
+                raise RowDefect(f"{path}:{reader.line_num}", MALFORMED, problem)
             rows.append((reader.line_num, dict(zip(header, fields, strict=False))))
-    problems.check(path)
     return rows
 
 
@@ -209,13 +259,14 @@ def make_row(
 
     Every layout ends here, so ids, transcripts, languages, splits and translations are checked alike.
     """
+    require_utf8(origin, fields)
     uid = optional_text(fields.get("id"))
     if uid is None:
-        raise CorpusError(f"{origin}: no id given")
+        raise RowDefect(origin, "id_set", "no id given")
     text = fields.get("text")
     if text is None:
-        raise CorpusError(f"{origin} (id {uid}): no transcript given")
-    language = language_of(fields.get("language"), origin, default_language)
+        raise RowDefect(origin, "text_set", "no transcript given", uid=uid)
+    language = language_of(fields.get("language"), origin, default_language, uid)
     label = optional_text(fields.get("language"))
     return SourceRow(
         id=uid,
@@ -224,9 +275,9 @@ def make_row(
         canonicalised=canonical_text(str(text)) != str(text).strip(),
         language=language,
         locale=label if label not in (None, language) else None,
-        split=split_of(fields.get("split"), origin),
+        split=split_of(fields.get("split"), origin, uid),
         origin=origin,
-        translation=translation_of(fields.get("translation"), origin),
+        translation=translation_of(fields.get("translation"), origin, uid),
         speaker=optional_text(fields.get("speaker")),
         intent=optional_text(fields.get("intent")),
         question=optional_text(fields.get("question")),

@@ -27,9 +27,11 @@ from components.data.manifest import SPLITS
 REQUIRED = ("path", "sentence")
 
 
-def read_cv_table(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int, dict[str, str]]]:
+def read_cv_table(
+    path: Path, problems: RowProblems, required: tuple[str, ...] = REQUIRED
+) -> list[tuple[int, dict[str, str]]]:
     """A Common Voice style TSV: tab-separated with a header, never quoted."""
-    return read_table(path, "\t", required, quoting=csv.QUOTE_NONE)
+    return read_table(path, "\t", problems, required, quoting=csv.QUOTE_NONE)
 
 
 def folder_language(source: Path, language: str | None) -> str | None:
@@ -46,7 +48,7 @@ class CommonVoiceImporter(Importer):
     kind = "commonvoice"
     layout = "a Common Voice locale folder: train.tsv, dev.tsv, test.tsv and clips/"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         tables = [source / f"{split}.tsv" for split in SPLITS if (source / f"{split}.tsv").is_file()]
         if not tables:
             raise CorpusError(
@@ -54,10 +56,9 @@ class CommonVoiceImporter(Importer):
             )
         default = folder_language(source, language)
         rows = []
-        problems = RowProblems()
         for table in tables:
-            for line, record in read_cv_table(table):
-                with problems.row():
+            for line, record in read_cv_table(table, problems):
+                with problems.row(table.stem):
                     origin = f"{table}:{line}"
                     fields = {
                         "id": Path(record["path"]).stem,
@@ -66,10 +67,6 @@ class CommonVoiceImporter(Importer):
                         "split": table.stem,
                         "speaker": record.get("client_id"),
                     }
-                    rows.append(
-                        make_row(
-                            origin, fields, audio_file(source / "clips", record["path"], origin), default
-                        )
-                    )
-        problems.check(source)
+                    audio = audio_file(source / "clips", record["path"], origin, fields["id"])
+                    rows.append(make_row(origin, fields, audio, default))
         return rows

@@ -6,20 +6,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.config import AudioPolicy, CorpusParams
+from components.data.audio import AudioError, decode_audio
 from components.data.importers.base import CorpusError, RowProblems, SourceRow
-from components.data.importers.convert import CONVERT_ALL, open_audio, undecodable, write_corpus
+from components.data.importers.convert import (
+    CONVERT_ALL,
+    audio_rule,
+    open_audio,
+    undecodable_problem,
+    write_corpus,
+)
 from components.data.importers.registry import get_importer
 from components.data.languages import iso639_3
 from components.data.manifest import DATA_ROOT, Utterance
+from components.data.rejected import RejectedRow
 
 
-def scan_corpus(kind: str, source: str | Path, language: str | None = None) -> list[SourceRow]:
+@dataclass(frozen=True)
+class CorpusScan:
+    """What a scan found: the usable rows, and every row left out with the rule it fails."""
+
+    rows: list[SourceRow]
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+
+def scan_corpus(kind: str, source: str | Path, language: str | None = None) -> CorpusScan:
     """The rows of ``source`` read as layout ``kind``; with ``language``, only the rows in that language.
 
-    ``language`` is also the language of rows whose layout records none. Ids must be unique.
+    ``language`` is also the language of rows whose layout records none. A row that cannot be used (a
+    missing file, an unknown language, a repeated id, …) is rejected, not fatal; a source with no row
+    at all, or none in ``language``, raises :class:`CorpusError`.
     """
     importer = get_importer(kind)
     source = Path(source).absolute()  # errors name a findable file; folder names (e.g. a locale) are kept
@@ -29,40 +48,40 @@ def scan_corpus(kind: str, source: str | Path, language: str | None = None) -> l
         wanted = iso639_3(language) if language else None
     except ValueError as exc:
         raise CorpusError(f"language: {exc}") from None
-    rows = importer.scan(source, wanted)
+    problems = RowProblems()
+    rows = importer.scan(source, wanted, problems)
     kept = [row for row in rows if wanted is None or row.language == wanted]
-    if not kept:
+    if not kept and not problems.rejected:
         if rows:
             found = ", ".join(sorted({row.language for row in rows}))
             raise CorpusError(f"{source}: no utterances in language {wanted} (found: {found})")
         raise CorpusError(f"{source}: no utterances found; expected {importer.layout}")
     first: dict[str, SourceRow] = {}
-    problems = RowProblems()
+    unique = []
     for row in kept:
-        with problems.row():
-            if row.id in first:
-                raise CorpusError(f"{row.origin}: duplicate id {row.id!r} (first at {first[row.id].origin})")
-            first[row.id] = row
-    problems.check(source)
-    return kept
+        if row.id in first:
+            problems.reject(row, "id_unique", f"duplicate id {row.id!r} (first at {first[row.id].origin})")
+            continue
+        first[row.id] = row
+        unique.append(row)
+    return CorpusScan(unique, problems.rejected)
 
 
-def probe_durations(rows: list[SourceRow], progress: bool = True) -> list[float]:
-    """Seconds of each row's audio from its header alone; undecodable files are an error naming every row."""
-    import soundfile as sf
+def probe_durations(scan: CorpusScan, progress: bool = True) -> tuple[list[float], list[RejectedRow]]:
+    """Seconds of each usable row's audio, measured by decoding it (a container header can disagree
+    with its samples), and the rows whose audio cannot be decoded, rejected as the import will."""
     from tqdm import tqdm
 
     seconds = []
     problems = RowProblems()
-    for row in tqdm(rows, desc="checking audio", disable=not progress):
-        with problems.row():
-            try:
-                info = sf.info(open_audio(row))
-            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise undecodable(row, f"{row.describe_audio()}: cannot decode audio ({exc})") from None
-            seconds.append(info.frames / info.samplerate)
-    problems.check("audio check")
-    return seconds
+    for row in tqdm(scan.rows, desc="checking audio", disable=not progress):
+        try:
+            data, rate = decode_audio(open_audio(row))
+        except AudioError as exc:
+            problems.reject(row, audio_rule(exc), undecodable_problem(exc))
+            continue
+        seconds.append(len(data) / rate)
+    return seconds, problems.rejected
 
 
 def import_corpus(
@@ -71,9 +90,10 @@ def import_corpus(
     data_root: Path = DATA_ROOT,
     progress: bool = True,
     policy: AudioPolicy = CONVERT_ALL,
-) -> list[Utterance]:
-    """Import ``corpus`` into ``data_root`` (audio and split manifests, all or nothing); its rows.
+) -> tuple[list[Utterance], list[RejectedRow]]:
+    """Import ``corpus`` into ``data_root`` (audio, split manifests and the rejected rows, all or
+    nothing); the imported rows and the rejected ones, which the ``validate`` stage reports.
 
     ``policy`` says whether audio may be resampled and down-mixed on the way in (by default it may)."""
-    rows = scan_corpus(corpus.kind, corpus.source or "", corpus.language)
-    return write_corpus(rows, data_root, corpus.kind, sample_rate, progress, policy)
+    scan = scan_corpus(corpus.kind, corpus.source or "", corpus.language)
+    return write_corpus(scan.rows, data_root, corpus.kind, sample_rate, progress, policy, scan.rejected)

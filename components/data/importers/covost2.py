@@ -55,7 +55,7 @@ class CoVoST2Importer(Importer):
     kind = "covost2"
     layout = "a CoVoST 2 covost_v2.SRC_TGT.tsv in the Common Voice locale folder, beside its clips/"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         table = covost_table(source, language)
         speech, target = pair_of(table)
         clips = table.parent / "clips"
@@ -64,8 +64,7 @@ class CoVoST2Importer(Importer):
                 f"{table}: no clips/ folder beside it; put it in the Common Voice locale folder"
             )
         rows = []
-        problems = RowProblems()
-        for line, record in read_cv_table(table, REQUIRED):
+        for line, record in read_cv_table(table, problems, REQUIRED):
             with problems.row():
                 origin = f"{table}:{line}"
                 fields = {
@@ -75,6 +74,6 @@ class CoVoST2Importer(Importer):
                     "translation": {target: record["translation"]} if record["translation"] else None,
                     "speaker": record.get("client_id"),
                 }
-                rows.append(make_row(origin, fields, audio_file(clips, record["path"], origin), speech))
-        problems.check(table)
+                audio = audio_file(clips, record["path"], origin, fields["id"])
+                rows.append(make_row(origin, fields, audio, speech))
         return rows

@@ -41,17 +41,17 @@ class FleursImporter(Importer):
     kind = "fleurs"
     layout = "a FLEURS language folder (LANG/{train,dev,test}.tsv + LANG/audio/SPLIT/) or a folder of them"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         rows = []
-        problems = RowProblems()
         for folder in language_folders(source):
             folder_code = folder_language(folder, None)
             for split in SPLITS:
                 table = folder / f"{split}.tsv"
                 if not table.is_file():
                     continue
-                for line, record in read_table(table, "\t", REQUIRED, COLUMNS, quoting=csv.QUOTE_NONE):
-                    with problems.row():
+                records = read_table(table, "\t", problems, REQUIRED, COLUMNS, quoting=csv.QUOTE_NONE)
+                for line, record in records:
+                    with problems.row(split):
                         origin = f"{table}:{line}"
                         fields = {
                             "id": Path(record["file_name"]).stem,
@@ -59,7 +59,7 @@ class FleursImporter(Importer):
                             "language": folder_code,
                             "split": split,
                         }
-                        audio = audio_file(folder / "audio" / split, record["file_name"], origin)
+                        clips = folder / "audio" / split
+                        audio = audio_file(clips, record["file_name"], origin, fields["id"])
                         rows.append(make_row(origin, fields, audio, language))
-        problems.check(source)
         return rows

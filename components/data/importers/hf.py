@@ -58,7 +58,7 @@ class HFImporter(Importer):
     kind = "hf"
     layout = "a Hugging Face dataset saved with save_to_disk (a DatasetDict of splits, or a split column)"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         from datasets import Audio, DatasetDict, load_from_disk
 
         try:
@@ -68,7 +68,6 @@ class HFImporter(Importer):
         parts = list(loaded.items()) if isinstance(loaded, DatasetDict) else [(None, loaded)]
         lock = threading.Lock()
         rows = []
-        problems = RowProblems()
         for part, dataset in parts:
             where = f"{source} [{part}]" if part else str(source)
             columns = column_map(dataset.column_names)
@@ -96,5 +95,4 @@ class HFImporter(Importer):
                     else:
                         audio = audio_file(source, cell.get("path") or "", origin)
                     rows.append(make_row(origin, fields, audio, language))
-        problems.check(source)
         return rows

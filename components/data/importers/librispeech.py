@@ -11,14 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.data.importers.base import (
+    MALFORMED,
     CorpusError,
     Importer,
+    RowDefect,
     RowProblems,
     SourceRow,
     audio_file,
     make_row,
     matching_folders,
-    read_utf8,
+    read_text,
 )
 from components.data.manifest import SPLITS
 
@@ -38,32 +40,29 @@ class LibriSpeechImporter(Importer):
     kind = "librispeech"
     layout = "a LibriSpeech subset folder (e.g. train-clean-100) or a folder of subsets"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         rows = []
-        problems = RowProblems()
         for subset in subsets(source):
             transcripts = sorted(subset.glob("*/*/*.trans.txt"))
             if not transcripts:
                 raise CorpusError(f"{subset}: no SPEAKER/CHAPTER/SPEAKER-CHAPTER.trans.txt files")
             for transcript in transcripts:
-                lines = read_utf8(transcript).splitlines()
+                lines = read_text(transcript).splitlines()
                 for number, line in enumerate(lines, start=1):
                     if not line.strip():
                         continue
-                    with problems.row():
+                    with problems.row(subset_split(subset)):
                         origin = f"{transcript}:{number}"
                         uid, _, text = line.strip().partition(" ")
                         if not text:
-                            raise CorpusError(
-                                f"{origin}: expected 'UTTERANCE-ID TRANSCRIPT', got {line.strip()!r}"
-                            )
+                            problem = f"expected 'UTTERANCE-ID TRANSCRIPT', got {line.strip()!r}"
+                            raise RowDefect(origin, MALFORMED, problem, uid=uid)
                         fields = {
                             "id": uid,
                             "text": text,
                             "split": subset_split(subset),
                             "speaker": uid.split("-")[0],
                         }
-                        audio = audio_file(transcript.parent, f"{uid}.flac", origin)
+                        audio = audio_file(transcript.parent, f"{uid}.flac", origin, uid)
                         rows.append(make_row(origin, fields, audio, language or "eng"))
-        problems.check(source)
         return rows

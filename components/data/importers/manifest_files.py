@@ -9,20 +9,26 @@ Fields are the contract's (``id``, ``audio``, ``text``, ``split``, ``language``,
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from components.data.importers.base import (
+    MALFORMED,
     CorpusError,
     Importer,
+    RowDefect,
     RowProblems,
     SourceRow,
     audio_file,
+    decode_bytes,
     make_row,
+    not_utf8,
     read_table,
+    require_utf8,
 )
-from components.data.manifest import Utterance, parse_line, utf8_text
+from components.data.manifest import Utterance, parse_line
 
 FIELDS = tuple(Utterance.model_fields)
 REQUIRED = ("id", "audio", "text", "split")
@@ -34,21 +40,24 @@ def contract_rows(
     """The rows of ``records``; every bad one is named, with those ``problems`` already holds."""
     rows = []
     for line, record in records:
-        with problems.row():
-            origin = f"{path}:{line}"
+        origin = f"{path}:{line}"
+        split = record.get("split") if isinstance(record, dict) else None
+        with problems.row(str(split) if split is not None else None):
             if not isinstance(record, dict):
-                raise CorpusError(f"{origin}: expected a JSON object, got {type(record).__name__}")
+                problem = f"expected a JSON object, got {type(record).__name__}"
+                raise RowDefect(origin, MALFORMED, problem)
+            uid = str(record["id"]) if record.get("id") is not None else None
+            require_utf8(origin, record)
             unknown = sorted(set(record) - set(FIELDS))
             if unknown:
-                raise CorpusError(
-                    f"{origin}: unknown field(s) {', '.join(unknown)}; manifest fields: {', '.join(FIELDS)}"
-                )
+                problem = f"unknown field(s) {', '.join(unknown)}; manifest fields: {', '.join(FIELDS)}"
+                raise RowDefect(origin, MALFORMED, problem, uid=uid)
             missing = [field for field in REQUIRED if field not in record]
             if missing:
-                raise CorpusError(f"{origin}: missing field(s) {', '.join(missing)}")
-            audio = audio_file(path.parent, str(record["audio"]), origin)
+                problem = f"missing field(s) {', '.join(missing)}"
+                raise RowDefect(origin, f"{missing[0]}_set", problem, uid=uid)
+            audio = audio_file(path.parent, str(record["audio"]), origin, uid)
             rows.append(make_row(origin, record, audio, language))
-    problems.check(path)
     return rows
 
 
@@ -66,18 +75,23 @@ class JsonlImporter(Importer):
     kind = "jsonl"
     layout = "a JSON Lines manifest with the contract's fields; audio paths relative to the file"
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         path = manifest_file(source, "jsonl")
         records = []
-        problems = RowProblems()
         for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
             with problems.row():
-                try:
-                    line = utf8_text(raw, path, number)
-                    if line.strip():
+                # invalid UTF-8 is kept as surrogates: the row is rejected by id in contract_rows
+                line = decode_bytes(raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw)
+                if line.strip():
+                    try:
                         records.append((number, parse_line(path, number, line)))
-                except ValueError as exc:
-                    raise CorpusError(str(exc)) from None
+                    except ValueError as exc:
+                        # bytes that are not UTF-8 are the first fault of a line they also broke
+                        rule, problem = (
+                            ("text_utf8", "not valid UTF-8") if not_utf8(line) else (MALFORMED, "")
+                        )
+                        problem = "; ".join(filter(None, (problem, str(exc).split(": ", 1)[-1])))
+                        raise RowDefect(f"{path}:{number}", rule, problem) from None
         return contract_rows(path, records, language, problems)
 
 
@@ -87,19 +101,17 @@ class CsvImporter(Importer):
         "a CSV manifest with the contract's fields (translation as JSON); audio paths relative to the file"
     )
 
-    def scan(self, source: Path, language: str | None) -> list[SourceRow]:
+    def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
         path = manifest_file(source, "csv")
         records = []
-        problems = RowProblems()
-        for line, row in read_table(path, ",", REQUIRED):
+        for line, row in read_table(path, ",", problems, REQUIRED):
             record: dict = dict(row)
             with problems.row():
                 if record.get("translation"):
                     try:
                         record["translation"] = json.loads(record["translation"])
                     except json.JSONDecodeError:
-                        raise CorpusError(
-                            f'{path}:{line}: translation must be a JSON object, e.g. {{"fra": "..."}}'
-                        ) from None
+                        problem = 'translation must be a JSON object, e.g. {"fra": "..."}'
+                        raise RowDefect(f"{path}:{line}", MALFORMED, problem, uid=record.get("id")) from None
                 records.append((line, record))
         return contract_rows(path, records, language, problems)

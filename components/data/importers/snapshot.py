@@ -14,33 +14,37 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
-from components.data.importers.base import SourceRow
-from components.data.importers.corpus import scan_corpus
+from components.data.importers.corpus import CorpusScan, scan_corpus
 
 SNAPSHOT_CHARS = 16
 
 
-def files_read(source: Path, rows: Iterable[SourceRow]) -> list[Path]:
-    """Every file the import reads: the source file or the files under the source folder, and the audio."""
+def files_read(source: Path, scan: CorpusScan) -> list[Path]:
+    """Every file the import reads: the source file or the files under the source folder, the audio,
+    and the audio files rejected rows name (a missing one that appears changes the snapshot)."""
     source = source.resolve()
     found = {source} if source.is_file() else {p.resolve() for p in source.rglob("*") if p.is_file()}
-    found |= {row.audio.resolve() for row in rows if isinstance(row.audio, Path)}
+    found |= {row.audio.resolve() for row in scan.rows if isinstance(row.audio, Path)}
+    found |= {Path(row.audio).resolve() for row in scan.rejected if row.audio}
     return sorted(found)
 
 
-def corpus_snapshot(source: Path, rows: Iterable[SourceRow]) -> str:
+def corpus_snapshot(source: Path, scan: CorpusScan) -> str:
     """A short hash of (path relative to the source, size, modification time) over :func:`files_read`.
 
     Relative paths make the snapshot the same however the source was named (``..``, a symlink, an
     absolute path) and wherever the corpus and its audio move together."""
     base = Path(source).resolve()
     digest = hashlib.sha256()
-    for path in files_read(source, rows):
-        stat = path.stat()
+    for path in files_read(source, scan):
         relative = Path(os.path.relpath(path, base)).as_posix()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            digest.update(f"{relative}\tmissing\n".encode())
+            continue
         digest.update(f"{relative}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:SNAPSHOT_CHARS]
 
@@ -54,8 +58,8 @@ def source_path(source: str, workspace: Path) -> Path:
 def refresh_snapshot(workspace: Path) -> str | None:
     """Record the imported corpus's current snapshot in params.yaml if it changed; what was done, if anything.
 
-    A demo corpus has none. The source is scanned as ``prepare`` would (a broken one fails here, naming
-    every bad row, before any stage runs).
+    A demo corpus has none. The source is scanned as ``prepare`` would (a source that cannot be read
+    as a whole fails here, before any stage runs; bad rows are left for ``validate`` to report).
     """
     from components.config import load_params
     from components.params_file import update_params
