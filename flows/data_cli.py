@@ -91,7 +91,14 @@ def import_corpus(
     language: Annotated[
         str | None,
         typer.Option(
-            help="Keep only this language (ISO 639 code or locale); also labels rows that carry none."
+            help="Keep only this language (ISO 639 code, locale or English name); also labels rows that"
+            " carry none or a label that cannot be read."
+        ),
+    ] = None,
+    text_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The transcript's column where the layout has several (hf, fleurs); default: the raw one."
         ),
     ] = None,
     workspace: Workspace = Path("."),
@@ -117,17 +124,20 @@ def import_corpus(
     except ValueError as exc:
         fail(f"--language: {exc}")
     try:
-        scan = scan_corpus(kind, source, language)
+        scan = scan_corpus(kind, source, language, text_column)
     except CorpusError as exc:
         fail(str(exc))
     seconds, undecodable = probe_durations(scan)
-    rows = [row for row in scan.rows if row.id not in {bad.id for bad in undecodable}]
+    unusable = {bad.id for bad in undecodable}
+    rows = [row for row in scan.rows if row.id not in unusable]
     if not rows:
         fail(f"{source}: no row can be imported:\n" + rejected_report(scan.rejected + undecodable))
     corpus = {
         "kind": kind,
         "source": params_source(source, workspace),
         "language": language,
+        # written when chosen, or to clear an earlier choice: params.yaml stays as short as it was
+        **({"text_column": text_column} if text_column or params.prepare.corpus.text_column else {}),
         "snapshot": corpus_snapshot(source.resolve(), scan),
     }
     try:

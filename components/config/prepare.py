@@ -127,12 +127,16 @@ class CorpusParams(Section):
     """Where prepare's utterances come from: ``demo`` synthesises them, any other kind imports ``source``.
 
     ``source`` is in params (not only on a command line) so that pointing at another corpus re-runs
-    ``prepare``; ``language`` keeps only that language's rows, and labels rows whose layout has none.
+    ``prepare``; ``language`` keeps only that language's rows, and labels rows whose layout has none or
+    whose label cannot be read (``Klingon (Earth)``), keeping that label as the row's ``locale``.
+    ``text_column`` picks the transcript where a layout has several (``hf``: any column; ``fleurs``:
+    ``raw_transcription`` or ``transcription``); by default both read the raw (cased, punctuated) one.
     """
 
     kind: CorpusKind = "demo"
     source: str | None = None
     language: str | None = None
+    text_column: str | None = None
     # the source's files as last imported (components.data.importers.snapshot), written by the tools
     snapshot: str | None = None
 
@@ -145,10 +149,10 @@ class CorpusParams(Section):
 
     @model_validator(mode="after")
     def _source_matches_kind(self) -> CorpusParams:
-        if self.kind == "demo" and (self.source or self.language or self.snapshot):
+        if self.kind == "demo" and (self.source or self.language or self.snapshot or self.text_column):
             raise ValueError(
                 "kind demo synthesises its corpus (prepare.languages);"
-                " source, language and snapshot are for imports"
+                " source, language, text_column and snapshot are for imports"
             )
         if self.kind != "demo" and not self.source:
             raise ValueError(f"kind {self.kind} imports a corpus: set source to its path")

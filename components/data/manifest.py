@@ -39,6 +39,7 @@ class Utterance(BaseModel):
     answer: str | None = None
     speaker: str | None = None
     locale: str | None = None  # the corpus's own language label, where it is not ``language`` itself
+    sentence_id: str | None = None  # the sentence a recording reads, where a corpus has several per sentence
 
 
 @dataclass(frozen=True)

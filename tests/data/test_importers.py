@@ -609,3 +609,97 @@ def test_languages_as_corpora_label_them_keep_their_locale(tmp_path: Path) -> No
     found = [(rows[r["id"]].language, rows[r["id"]].locale) for r in records[: len(labels)]]
     expected = [("eng", "English"), ("eng", "en-US"), ("tok", None), ("yue", "zh-HK")]
     assert found == expected[: len(records)] and len(found) >= 3
+
+
+# ---------------------------------------------------------------- Hugging Face datasets as people save them
+
+
+def fleurs_style_dataset(root: Path, decoded: bool) -> Path:
+    """A FLEURS-like DatasetDict: ``id`` numbers sentences (two readers each), English language names, a
+    raw and a normalised transcript, and audio either as encoded files or already decoded arrays."""
+    import numpy as np
+    from datasets import Audio, Dataset, DatasetDict
+
+    splits = {}
+    for split, offset in (("train", 0), ("validation", 10), ("test", 20)):
+        rows: dict[str, list] = {
+            "id": [],
+            "path": [],
+            "raw_transcription": [],
+            "transcription": [],
+            "language": [],
+            "audio": [],
+        }
+        for sentence in range(2):
+            for reader in range(2):
+                seconds = 1.0 + 0.1 * reader
+                hz = 200 + 7 * (offset + 2 * sentence + reader)
+                wave = (0.3 * np.sin(2 * np.pi * hz * np.arange(int(seconds * RATE)) / RATE)).astype(
+                    "float32"
+                )
+                name = f"{offset + sentence}_{reader}.wav"
+                rows["id"].append(offset + sentence)
+                rows["path"].append(name)
+                rows["raw_transcription"].append(f"Sentence number {offset + sentence}, read aloud.")
+                rows["transcription"].append(f"sentence number {offset + sentence} read aloud")
+                rows["language"].append("English")
+                if decoded:
+                    rows["audio"].append({"array": wave, "sampling_rate": RATE})
+                else:
+                    import io
+
+                    import soundfile as sf
+
+                    buffer = io.BytesIO()
+                    sf.write(buffer, wave, RATE, format="WAV")
+                    rows["audio"].append({"bytes": buffer.getvalue(), "path": name})
+        dataset = Dataset.from_dict(rows)
+        splits[split] = dataset if decoded else dataset.cast_column("audio", Audio(decode=False))
+    DatasetDict(splits).save_to_disk(str(root))
+    return root
+
+
+@pytest.mark.parametrize("decoded", [True, False])
+def test_fleurs_style_hf_dataset_imports_every_recording_with_the_raw_transcript(
+    decoded: bool, tmp_path: Path
+) -> None:
+    source = fleurs_style_dataset(tmp_path / "fleurs-hf", decoded)
+    rows = imported("hf", source, tmp_path / "data")
+    assert len(rows) == 12 and len({u.id for u in rows}) == 12  # a sentence id repeats: ids are derived
+    by_id = {u.id: u for u in rows}
+    first = by_id["0-0_0"]
+    assert (first.sentence_id, first.language, first.locale) == ("0", "eng", "English")
+    assert first.text == "Sentence number 0, read aloud."  # the raw transcript, as the fleurs importer reads
+    assert first.duration_s == pytest.approx(1.0, abs=1e-3) and by_id["0-0_1"].duration_s == pytest.approx(
+        1.1, abs=1e-3
+    )
+    assert {u.split for u in rows} == {"train", "dev", "test"}
+
+    chosen = scan_corpus("hf", source, text_column="transcription").rows
+    assert chosen[0].text == "sentence number 0 read aloud"
+
+
+def test_fleurs_importer_takes_the_same_text_choice(tmp_path: Path) -> None:
+    source, _ = make_fleurs(tmp_path / "fleurs")
+    raw = scanned("fleurs", source)
+    normalised = scan_corpus("fleurs", source, text_column="transcription").rows
+    assert [r.text for r in raw] != [r.text for r in normalised]
+    with pytest.raises(CorpusError, match="text_column: 'sentence' is not a FLEURS column"):
+        scan_corpus("fleurs", source, text_column="sentence")
+    with pytest.raises(CorpusError, match="layout librispeech has one transcript"):
+        scan_corpus("librispeech", source, text_column="text")
+
+
+def test_language_option_labels_rows_whose_own_label_cannot_be_read(tmp_path: Path) -> None:
+    import json
+
+    source, _ = make_jsonl(tmp_path / "source")
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        record["language"] = "Earth Standard"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    scan = scan_corpus("jsonl", source)
+    assert scan.rows == [] and {r.rule for r in scan.rejected} == {"language_known"}
+    assert "pass --language" in scan.rejected[0].problem
+    rows = scanned("jsonl", source, language="en")
+    assert len(rows) == len(records) and {(r.language, r.locale) for r in rows} == {("eng", "Earth Standard")}

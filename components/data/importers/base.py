@@ -131,6 +131,7 @@ class SourceRow:
     intent: str | None = None
     question: str | None = None
     answer: str | None = None
+    sentence_id: str | None = None  # a recording's sentence where the corpus records several per sentence
     canonicalised: bool = False  # the transcript was changed beyond trimming (see data.text)
     locale: str | None = None  # the row's own language label (en-US, English), where not the code
 
@@ -139,11 +140,20 @@ class SourceRow:
 
 
 class Importer(ABC):
-    """Reads one corpus layout into :class:`SourceRow` s; ``language`` is the default for rows without one."""
+    """Reads one corpus layout into :class:`SourceRow` s; ``language`` is the default for rows without one.
+
+    ``text_column`` names the transcript's column in layouts that have several (``text_columns``)."""
 
     kind: ClassVar[str]
     # The layout in one line, for error messages and the CLI's help.
     layout: ClassVar[str]
+    # Transcript columns a user may choose from, the default first; empty: the layout has one.
+    text_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, text_column: str | None = None) -> None:
+        if text_column is not None and not self.text_columns:
+            raise CorpusError(f"text_column: layout {self.kind} has one transcript; leave it unset")
+        self.text_column = text_column
 
     @abstractmethod
     def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
@@ -151,8 +161,11 @@ class Importer(ABC):
         decoded; every row that cannot be used is recorded in ``problems`` instead."""
 
 
-def language_of(code: object, origin: str, default: str | None = None, uid: str | None = None) -> str:
-    """ISO 639-3 of a row's language code, else of ``default``; the error names the row and the code."""
+def language_of(
+    code: object, origin: str, default: str | None = None, uid: str | None = None, relabel: bool = False
+) -> str:
+    """ISO 639-3 of a row's language code, else of ``default`` (also for a code that cannot be read, with
+    ``relabel``: the user's ``--language``); the error names the row and the code."""
     if code is None or (isinstance(code, str) and not code.strip()):
         if default is None:
             raise RowDefect(origin, "language_set", "no language given; pass one with --language", uid=uid)
@@ -160,7 +173,10 @@ def language_of(code: object, origin: str, default: str | None = None, uid: str 
     try:
         return iso639_3(str(code))
     except ValueError as exc:
-        raise RowDefect(origin, "language_known", str(exc), uid=uid) from None
+        if relabel and default is not None:  # --language labels what the corpus's column cannot say
+            return iso639_3(default)
+        problem = f"{exc}; pass --language to label rows whose language cannot be read"
+        raise RowDefect(origin, "language_known", problem, uid=uid) from None
 
 
 def split_of(value: object, origin: str, uid: str | None = None) -> str:
@@ -253,9 +269,17 @@ def read_table(
 
 
 def make_row(
-    origin: str, fields: Mapping[str, object], audio: AudioSource, default_language: str | None
+    origin: str,
+    fields: Mapping[str, object],
+    audio: AudioSource,
+    default_language: str | None,
+    relabel: bool | None = None,
 ) -> SourceRow:
     """A :class:`SourceRow` from contract-named ``fields`` (id, text, language, split, optional extras).
+
+    ``default_language`` labels rows without a language; with ``relabel`` (by default, whenever there is
+    a default) it also labels rows whose own label cannot be read. A layout whose default is a guess (a
+    folder's name) passes ``relabel`` only when the user gave ``--language``.
 
     Every layout ends here, so ids, transcripts, languages, splits and translations are checked alike.
     """
@@ -266,7 +290,8 @@ def make_row(
     text = fields.get("text")
     if text is None:
         raise RowDefect(origin, "text_set", "no transcript given", uid=uid)
-    language = language_of(fields.get("language"), origin, default_language, uid)
+    relabel = default_language is not None if relabel is None else relabel
+    language = language_of(fields.get("language"), origin, default_language, uid, relabel)
     label = optional_text(fields.get("language"))
     return SourceRow(
         id=uid,
@@ -282,6 +307,7 @@ def make_row(
         intent=optional_text(fields.get("intent")),
         question=optional_text(fields.get("question")),
         answer=optional_text(fields.get("answer")),
+        sentence_id=optional_text(fields.get("sentence_id")),
     )
 
 

@@ -68,5 +68,5 @@ class CommonVoiceImporter(Importer):
                         "speaker": record.get("client_id"),
                     }
                     audio = audio_file(source / "clips", record["path"], origin, fields["id"])
-                    rows.append(make_row(origin, fields, audio, default))
+                    rows.append(make_row(origin, fields, audio, default, relabel=language is not None))
         return rows

@@ -127,6 +127,7 @@ def write_corpus(
                 answer=row.answer,
                 speaker=row.speaker,
                 locale=row.locale,
+                sentence_id=row.sentence_id,
             )
 
         def attempt(row: SourceRow) -> Utterance | RowDefect:

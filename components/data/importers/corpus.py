@@ -33,14 +33,16 @@ class CorpusScan:
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
-def scan_corpus(kind: str, source: str | Path, language: str | None = None) -> CorpusScan:
+def scan_corpus(
+    kind: str, source: str | Path, language: str | None = None, text_column: str | None = None
+) -> CorpusScan:
     """The rows of ``source`` read as layout ``kind``; with ``language``, only the rows in that language.
 
     ``language`` is also the language of rows whose layout records none. A row that cannot be used (a
     missing file, an unknown language, a repeated id, …) is rejected, not fatal; a source with no row
     at all, or none in ``language``, raises :class:`CorpusError`.
     """
-    importer = get_importer(kind)
+    importer = get_importer(kind, text_column)
     source = Path(source).absolute()  # errors name a findable file; folder names (e.g. a locale) are kept
     if not source.exists():
         raise CorpusError(f"{source}: no such file or folder")
@@ -95,5 +97,5 @@ def import_corpus(
     nothing); the imported rows and the rejected ones, which the ``validate`` stage reports.
 
     ``policy`` says whether audio may be resampled and down-mixed on the way in (by default it may)."""
-    scan = scan_corpus(corpus.kind, corpus.source or "", corpus.language)
+    scan = scan_corpus(corpus.kind, corpus.source or "", corpus.language, corpus.text_column)
     return write_corpus(scan.rows, data_root, corpus.kind, sample_rate, progress, policy, scan.rejected)

@@ -3,7 +3,8 @@
 ``LANG/{train,dev,test}.tsv`` have no header; their columns are id (of the sentence, shared by its
 recordings and across languages), file name, raw transcription, normalised transcription, phonemes,
 number of samples, gender. Audio is ``LANG/audio/{split}/FILE``. The transcript is the raw one (cased,
-punctuated, as the LLM reads text); the id is the file name's stem, since a sentence id repeats.
+punctuated, as the LLM reads text) unless ``text_column`` is ``transcription``; the id is the file name's
+stem, since a sentence id repeats (it is kept as the row's ``sentence_id``).
 SOURCE is one LANG folder, or the folder holding several; the language comes from the folder's name.
 """
 
@@ -13,6 +14,7 @@ import csv
 from pathlib import Path
 
 from components.data.importers.base import (
+    CorpusError,
     Importer,
     RowProblems,
     SourceRow,
@@ -40,8 +42,12 @@ def language_folders(source: Path) -> list[Path]:
 class FleursImporter(Importer):
     kind = "fleurs"
     layout = "a FLEURS language folder (LANG/{train,dev,test}.tsv + LANG/audio/SPLIT/) or a folder of them"
+    text_columns = ("raw_transcription", "transcription")
 
     def scan(self, source: Path, language: str | None, problems: RowProblems) -> list[SourceRow]:
+        if self.text_column not in (None, *self.text_columns):
+            choices = " or ".join(self.text_columns)
+            raise CorpusError(f"text_column: {self.text_column!r} is not a FLEURS column; choose {choices}")
         rows = []
         for folder in language_folders(source):
             folder_code = folder_language(folder, None)
@@ -55,7 +61,10 @@ class FleursImporter(Importer):
                         origin = f"{table}:{line}"
                         fields = {
                             "id": Path(record["file_name"]).stem,
-                            "text": record["raw_transcription"] or record["transcription"],
+                            "text": record[self.text_column]
+                            if self.text_column
+                            else record["raw_transcription"] or record["transcription"],
+                            "sentence_id": record["id"],
                             "language": folder_code,
                             "split": split,
                         }

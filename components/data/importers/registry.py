@@ -24,8 +24,8 @@ IMPORTERS: dict[str, type[Importer]] = {
 }
 
 
-def get_importer(kind: str) -> Importer:
+def get_importer(kind: str, text_column: str | None = None) -> Importer:
     try:
-        return IMPORTERS[kind]()
+        return IMPORTERS[kind](text_column)
     except KeyError:
         raise CorpusError(f"unknown corpus kind {kind!r}; choose from {', '.join(IMPORTERS)}") from None

@@ -69,7 +69,8 @@ def refresh_snapshot(workspace: Path) -> str | None:
     if corpus.kind == "demo" or corpus.source is None:
         return None
     source = source_path(corpus.source, workspace)
-    snapshot = corpus_snapshot(source, scan_corpus(corpus.kind, source, corpus.language))
+    scan = scan_corpus(corpus.kind, source, corpus.language, corpus.text_column)
+    snapshot = corpus_snapshot(source, scan)
     if snapshot == corpus.snapshot:
         return None
     update_params(params_path, {"prepare.corpus.snapshot": snapshot})
