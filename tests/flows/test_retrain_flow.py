@@ -133,19 +133,35 @@ def test_predict_with_the_registered_model_matches_the_workspace_model(workspace
     assert result.output.rstrip("\n") == expected
 
 
-@pytest.mark.parametrize("bad", ["short", "nan"])
+# bad clip -> (samples at 16 kHz, sample value, words the one line must hold); "empty" is a 0-byte file
+BAD_CLIPS = {
+    "short": (160, 0.1, "shorter than"),  # 10 ms, less than the feature extractor's window
+    "nan": (16000, float("nan"), "not finite"),
+    "long": (
+        16000 * 40,
+        0.1,
+        "exceeds the 10 s the encoder reads",
+    ),  # past what the encoder reads, under too_long: reject
+    "empty": (0, 0.0, "empty"),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_CLIPS))
 def test_predict_refuses_bad_audio_in_one_line(workspace: Path, tmp_path: Path, bad: str) -> None:
     import numpy as np
     import soundfile as sf
 
-    wave = np.full(160 if bad == "short" else 16000, np.nan if bad == "nan" else 0.1, dtype=np.float32)
+    samples, value, words = BAD_CLIPS[bad]
     audio = tmp_path / f"{bad}.wav"
-    sf.write(audio, wave, 16000, subtype="FLOAT")
+    if bad == "empty":
+        audio.write_bytes(b"")
+    else:
+        sf.write(audio, np.full(samples, value, dtype=np.float32), 16000, subtype="FLOAT")
     result = invoke("predict", str(audio), "--instruction", "Repeat.", "--workspace", str(workspace))
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("speechalign: error: ") and audio.name in lines[0], lines
-    assert ("shorter than" if bad == "short" else "not finite") in lines[0]
+    assert words in lines[0], lines[0]
 
 
 def test_evaluate_scores_a_registered_version_as_the_stage_did_and_logs_it_to_its_run(
