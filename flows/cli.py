@@ -224,11 +224,20 @@ def predict(
     model: Annotated[
         str | None, typer.Option(help="MLflow model URI; default models:/NAME@champion, else @challenger.")
     ] = None,
+    onnx: Annotated[
+        Path | None,
+        typer.Option(
+            help="An exported directory (models/onnx): answer with onnxruntime alone, no registry, no torch."
+        ),
+    ] = None,
     workspace: Workspace = Path("."),
 ) -> None:
-    """Answer an instruction about an audio file with a registered model."""
+    """Answer an instruction about an audio file with a registered model (or an ONNX export)."""
     if not audio.is_file():
         fail(f"{audio}: no such audio file")
+    if onnx is not None:
+        typer.echo(onnx_answer(onnx, audio, instruction))
+        return
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
     import mlflow.pyfunc
@@ -262,6 +271,18 @@ def predict(
         said = ROW_PREFIX.sub("", said)
         fail(said if str(audio.resolve()) in said else f"{audio}: {said}")  # a path-reading model named it
     typer.echo(answer[0])
+
+
+def onnx_answer(directory: Path, audio: Path, instruction: str) -> str:
+    """The answer of the exported speech → text path, run by onnxruntime; a bad input fails in one line."""
+    from components.export.speech_to_text import RuntimeInputError, SpeechToText, load_wave
+
+    try:
+        runtime = SpeechToText(directory)
+        wave = load_wave(audio, runtime.sampling_rate)
+        return runtime.answer(wave, instruction, runtime.config["max_new_tokens"])
+    except RuntimeInputError as exc:
+        fail(str(exc) if str(audio) in str(exc) or str(directory) in str(exc) else f"{audio}: {exc}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -6,6 +6,7 @@ The dynamo exporter is used: the legacy one bakes the batch size into attention 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -50,10 +51,14 @@ def export_speech_path(speech: SpeechPath, out_path: Path, opset: int) -> Path:
             external_data=False,
             verbose=False,
         )
-    # the exporter records each node's Python stack, with absolute source paths: the same model
-    # exported from another folder would be another file. Those records go; the graph stays.
+    strip_source_records(program)
+    program.save(str(out_path), external_data=False)
+    return out_path
+
+
+def strip_source_records(program: Any) -> None:
+    """The exporter records each node's Python stack, with absolute source paths: the same model
+    exported from another folder would be another file. Those records go; the graph stays."""
     for node in program.model.graph.all_nodes():
         for key in SOURCE_RECORDS:
             node.metadata_props.pop(key, None)
-    program.save(str(out_path), external_data=False)
-    return out_path

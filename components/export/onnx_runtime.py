@@ -15,7 +15,9 @@ class ProviderError(RuntimeError):
 def open_session(onnx_path: Path, provider: str) -> Any:
     """An InferenceSession whose first active provider is ``provider``, or a ProviderError."""
     import onnxruntime as ort
-    import torch  # noqa: F401  (loads the CUDA libraries onnxruntime-gpu links against)
+
+    if provider != "CPUExecutionProvider":  # torch loads the CUDA libraries onnxruntime-gpu links against
+        import torch  # noqa: F401
 
     wanted = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
     options = ort.SessionOptions()

@@ -1,4 +1,12 @@
-"""DVC stage ``export``: the speech path to ONNX, checked against PyTorch in onnxruntime."""
+"""DVC stage ``export``: speech → text to ONNX, checked against PyTorch in onnxruntime.
+
+``models/onnx/`` holds the speech path (encoder + adapter), the LLM's token embeddings and its decoder
+with a KV cache (prefill and step graphs, LoRA merged), the tokenizer and the runtime settings: what
+:class:`components.export.speech_to_text.SpeechToText` runs without torch, and ``int8/``, the same
+graphs with dynamically quantised weights. Parity: the speech path over batch sizes × lengths of
+synthetic input, then the whole path on every dev utterance's ASR query (same greedy text, speech
+embeddings within ``export.atol``), and the int8 variant's agreement with it.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +14,74 @@ from pathlib import Path
 
 from components.atomic import atomic_directory, write_json
 from components.config import Params
+from components.data.audio import load_audio
+from components.data.manifest import DATA_ROOT, read_manifest
+from components.evaluation.zero_shot import build_queries
+from components.export.decoder_export import export_decoder
 from components.export.onnx_export import export_speech_path
 from components.export.onnx_runtime import open_session
 from components.export.parity import check_parity
+from components.export.runtime_files import write_runtime_files
+from components.export.speech_to_text import SpeechToText
+from components.export.text_parity import check_int8, check_text_parity
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.workspace import ADAPTER_DIR, ONNX_DIR
+from components.workspace import ADAPTER_DIR, ONNX_DIR, VALIDATED_DIR
 
 ONNX_FILE = "speech_path.onnx"
+INT8_DIR = "int8"
 METRICS = Path("metrics/export.json")
+
+
+def dev_clips(model: SpeechLLM, params: Params) -> list[tuple[str, object, str]]:
+    """(id, waveform, ASR instruction) of every dev utterance the encoder can read."""
+    rate = model.feature_extractor.sampling_rate
+    queries = [
+        q for q in build_queries(read_manifest("dev", VALIDATED_DIR), params.evaluate) if q.task == "asr"
+    ]
+    clips = []
+    for query in queries:
+        if model.min_input_seconds <= query.utterance.duration_s <= model.max_input_seconds:
+            clips.append(
+                (query.utterance.id, load_audio(DATA_ROOT / query.utterance.audio, rate), query.instruction)
+            )
+    return clips
 
 
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     model = SpeechLLM.from_pretrained(ADAPTER_DIR)
+    export = params.export
     with atomic_directory(ONNX_DIR) as tmp:
-        onnx_path = export_speech_path(model.speech, tmp / ONNX_FILE, params.export.opset)
-        session = open_session(onnx_path, params.export.provider)
-        report = check_parity(
-            model.speech, session, params.export.batch_sizes, params.export.lengths_s, params.export.atol
+        onnx_path = export_speech_path(model.speech, tmp / ONNX_FILE, export.opset)
+        session = open_session(onnx_path, export.provider)
+        report = check_parity(model.speech, session, export.batch_sizes, export.lengths_s, export.atol)
+        export_decoder(model.llm, tmp, export.opset)
+        tokens = params.evaluate.max_new_tokens
+        write_runtime_files(model, tmp, ONNX_FILE, tokens)
+        clips = dev_clips(model, params)
+        text, answers = check_text_parity(
+            model, SpeechToText(tmp, export.provider), clips, tokens, export.atol
         )
-    report |= {"provider": session.get_providers()[0], "opset": params.export.opset, "file": ONNX_FILE}
+        int8 = check_int8(tmp, tmp / INT8_DIR, clips, answers, tokens, export.provider)
+    speech_passed = report["passed"]
+    report |= {
+        "provider": session.get_providers()[0],
+        "opset": export.opset,
+        "file": ONNX_FILE,
+        "speech_path_passed": speech_passed,
+        "passed": speech_passed and text["passed"],
+        "text": text,
+        "int8": int8,
+    }
     write_json(METRICS, report)
     print(
-        f"export: parity {'passed' if report['passed'] else 'FAILED'} max|Δ| {report['max_abs_diff']:.2e} "
-        f"over {len(report['cases'])} cases on {report['provider']}"
+        f"export: speech path max|Δ| {report['max_abs_diff']:.2e} over {len(report['cases'])} cases; "
+        f"speech → text on {text['provider']}: {text['same_text']}/{text['clips']} dev answers as PyTorch's, "
+        f"embeddings max|Δ| {text['speech_embeds_max_abs_diff']:.2e}; int8 agrees on {int8['same_text']}"
+        f"/{int8['clips']} ({int8['int8_bytes'] / 1e6:.1f} MB against {int8['fp32_bytes'] / 1e6:.1f} MB); "
+        f"parity {'passed' if report['passed'] else 'FAILED'}"
     )
 
 

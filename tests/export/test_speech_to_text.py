@@ -1,0 +1,125 @@
+"""Speech → text on onnxruntime alone: the prompt ids and greedy text of PyTorch (LoRA merged), no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+INSTRUCTIONS = ["Repeat.", "Transcribe the speech, please.", "Qu'est-ce qui est dit ? Réponds en français."]
+MAX_NEW_TOKENS = 12
+
+
+def clips(count: int = 4) -> list[np.ndarray]:
+    """Noise clips of different lengths, as the demo's clips are different lengths."""
+    rng = np.random.default_rng(7)
+    return [(0.2 * rng.standard_normal(16000 + 2900 * n)).astype(np.float32) for n in range(count)]
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_base_dirs, tmp_path_factory):
+    """(PyTorch model with a perturbed adapter and LoRA, directory of its full ONNX export)."""
+    from components.config import LoraParams
+    from components.export.decoder_export import export_decoder
+    from components.export.onnx_export import export_speech_path
+    from components.export.runtime_files import write_runtime_files
+    from components.modeling.speech_llm import SpeechLLM
+
+    model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, alpha=8.0))
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # LoRA's B starts at zero: give it weight, so an unmerged export would differ
+        for name, parameter in model.llm.named_parameters():
+            if "lora_" in name or name.startswith("speech"):
+                parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator))
+        for parameter in model.speech.adapter.parameters():
+            parameter.mul_(3.0)
+    out = tmp_path_factory.mktemp("speech-to-text")
+    speech_copy = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, alpha=8.0))
+    speech_copy.speech.load_state_dict(model.speech.state_dict())  # export switches attention to eager
+    export_speech_path(speech_copy.speech, out / "speech_path.onnx", opset=18)
+    export_decoder(model.llm, out, opset=18)
+    write_runtime_files(model, out, "speech_path.onnx", MAX_NEW_TOKENS)
+    return model, out
+
+
+@pytest.fixture(scope="module")
+def runtime(exported):
+    from components.export.speech_to_text import SpeechToText
+
+    return SpeechToText(exported[1])
+
+
+def test_prompt_ids_match_the_pytorch_prompt(exported, runtime) -> None:
+    from components.modeling.prompts import prompt_ids
+
+    model, _ = exported
+    for instruction in INSTRUCTIONS:
+        ids = prompt_ids(model.tokenizer, instruction, model.template, model.system_prompt)
+        assert runtime.prompt_ids(instruction) == (ids.prefix, ids.suffix), instruction
+
+
+def test_greedy_text_and_embeddings_match_pytorch_with_lora_merged(exported, runtime) -> None:
+    from components.export.text_parity import check_text_parity
+
+    model, _ = exported
+    cases = [(f"clip{i}", wave, INSTRUCTIONS[i % len(INSTRUCTIONS)]) for i, wave in enumerate(clips())]
+    report, answers = check_text_parity(model, runtime, cases, MAX_NEW_TOKENS, atol=1e-4)
+    assert report["passed"] and report["same_text"] == len(cases), report
+    assert report["speech_embeds_max_abs_diff"] < 1e-4 and report["features_max_abs_diff"] < 1e-4
+    assert len(set(answers)) > 1 and all(answers), answers  # real, varied text: not one repeated token
+    assert report["provider"] == "CPUExecutionProvider"
+
+
+def test_int8_variant_reports_its_agreement_and_is_smaller(exported, runtime, tmp_path: Path) -> None:
+    from components.export.text_parity import check_int8
+
+    _, directory = exported
+    cases = [(f"clip{i}", wave, "Repeat.") for i, wave in enumerate(clips(3))]
+    fp32 = [runtime.answer(wave, instruction, MAX_NEW_TOKENS) for _, wave, instruction in cases]
+    report = check_int8(directory, tmp_path / "int8", cases, fp32, MAX_NEW_TOKENS, "CPUExecutionProvider")
+    assert report["clips"] == 3 and 0.0 <= report["agreement"] <= 1.0
+    assert report["int8_bytes"] < report["fp32_bytes"]
+
+
+def test_the_runtime_and_predict_onnx_never_import_torch_or_transformers(exported, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    _, directory = exported
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, clips(1)[0], 16000)
+    script = (
+        "import sys\n"
+        "from flows.cli import app\n"
+        f'app(["predict", {str(clip)!r}, "--instruction", "Repeat.", "--onnx", {str(directory)!r}],'
+        " standalone_mode=False)\n"
+        "loaded = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "print('loaded:', loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "loaded: []", result.stdout
+    assert lines[0].strip()  # the answer
+
+
+def test_predict_onnx_refuses_bad_audio_in_one_line(exported, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    _, directory = exported
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    result = CliRunner().invoke(
+        app, ["predict", str(empty), "--instruction", "Repeat.", "--onnx", str(directory)]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(f"speechalign: error: {empty}: cannot decode audio"), result.output
+    assert len(result.output.strip().splitlines()) == 1
