@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo real-demo test bench bench-validation bench-import-layouts install system-packages server-packages lint clean
+.PHONY: demo real-demo test bench bench-validation bench-import-layouts bench-onnx install system-packages server-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -38,6 +38,10 @@ bench: install
 	$(BIN)/python -m bench.speech_path
 	$(BIN)/python -m bench.validation
 	$(BIN)/python -m bench.import_layouts
+	$(BIN)/python -m bench.speech_to_text
+
+bench-onnx: install
+	$(BIN)/python -m bench.speech_to_text
 
 bench-validation: install
 	$(BIN)/python -m bench.validation

@@ -17,11 +17,9 @@ from components.config import Params
 from components.data.audio import load_audio
 from components.data.manifest import DATA_ROOT, read_manifest
 from components.evaluation.zero_shot import build_queries
-from components.export.decoder_export import export_decoder
-from components.export.onnx_export import export_speech_path
+from components.export.bundle import SPEECH_FILE, export_speech_to_text
 from components.export.onnx_runtime import open_session
 from components.export.parity import check_parity
-from components.export.runtime_files import write_runtime_files
 from components.export.speech_to_text import SpeechToText
 from components.export.text_parity import check_int8, check_text_parity
 from components.modeling.speech_llm import SpeechLLM
@@ -29,7 +27,6 @@ from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.workspace import ADAPTER_DIR, ONNX_DIR, VALIDATED_DIR
 
-ONNX_FILE = "speech_path.onnx"
 INT8_DIR = "int8"
 METRICS = Path("metrics/export.json")
 
@@ -53,13 +50,11 @@ def main(params: Params) -> None:
     seed_everything(params.train.seed)
     model = SpeechLLM.from_pretrained(ADAPTER_DIR)
     export = params.export
+    tokens = params.evaluate.max_new_tokens
     with atomic_directory(ONNX_DIR) as tmp:
-        onnx_path = export_speech_path(model.speech, tmp / ONNX_FILE, export.opset)
-        session = open_session(onnx_path, export.provider)
+        export_speech_to_text(model, tmp, export.opset, tokens)
+        session = open_session(tmp / SPEECH_FILE, export.provider)
         report = check_parity(model.speech, session, export.batch_sizes, export.lengths_s, export.atol)
-        export_decoder(model.llm, tmp, export.opset)
-        tokens = params.evaluate.max_new_tokens
-        write_runtime_files(model, tmp, ONNX_FILE, tokens)
         clips = dev_clips(model, params)
         text, answers = check_text_parity(
             model, SpeechToText(tmp, export.provider), clips, tokens, export.atol
@@ -69,7 +64,7 @@ def main(params: Params) -> None:
     report |= {
         "provider": session.get_providers()[0],
         "opset": export.opset,
-        "file": ONNX_FILE,
+        "file": SPEECH_FILE,
         "speech_path_passed": speech_passed,
         "passed": speech_passed and text["passed"],
         "text": text,

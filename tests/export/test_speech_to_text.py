@@ -25,25 +25,18 @@ def clips(count: int = 4) -> list[np.ndarray]:
 def exported(tiny_base_dirs, tmp_path_factory):
     """(PyTorch model with a perturbed adapter and LoRA, directory of its full ONNX export)."""
     from components.config import LoraParams
-    from components.export.decoder_export import export_decoder
-    from components.export.onnx_export import export_speech_path
-    from components.export.runtime_files import write_runtime_files
+    from components.export.bundle import export_speech_to_text
     from components.modeling.speech_llm import SpeechLLM
 
     model = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, alpha=8.0))
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():  # LoRA's B starts at zero: give it weight, so an unmerged export would differ
         for name, parameter in model.llm.named_parameters():
-            if "lora_" in name or name.startswith("speech"):
+            if "lora_" in name:
                 parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator))
         for parameter in model.speech.adapter.parameters():
             parameter.mul_(3.0)
-    out = tmp_path_factory.mktemp("speech-to-text")
-    speech_copy = SpeechLLM.from_base(*tiny_base_dirs, lora=LoraParams(r=4, alpha=8.0))
-    speech_copy.speech.load_state_dict(model.speech.state_dict())  # export switches attention to eager
-    export_speech_path(speech_copy.speech, out / "speech_path.onnx", opset=18)
-    export_decoder(model.llm, out, opset=18)
-    write_runtime_files(model, out, "speech_path.onnx", MAX_NEW_TOKENS)
+    out = export_speech_to_text(model, tmp_path_factory.mktemp("speech-to-text"), 18, MAX_NEW_TOKENS)
     return model, out
 
 
