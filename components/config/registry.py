@@ -3,6 +3,8 @@ challenger passes to become champion."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from components.config.base import Section
@@ -35,6 +37,8 @@ class ServingLimits(Section):
     max_audio_seconds: float = Field(300.0, gt=0)  # per row, decoded
     max_audio_bytes: int = Field(20_000_000, gt=0)  # per row, the encoded file
     audio_root: str | None = None
+    # what answers: the PyTorch speech-LLM, or the version's ONNX export on onnxruntime
+    runtime: Literal["pytorch", "onnxruntime"] = "pytorch"
 
 
 class RegistryParams(Section):

@@ -19,6 +19,7 @@ from typing import Any
 from components.config import Params
 from components.data.manifest import MANIFEST_DIR, SPLITS, manifest_path, read_rows
 from components.registry.lineage import Lineage
+from components.registry.onnx_model import log_onnx_export, parity_tags
 from components.registry.versions import (
     complete_version,
     create_version,
@@ -253,10 +254,17 @@ def log_speech_model(artifacts: dict[str, str], model_config: dict[str, Any]) ->
 
 
 def log_run(
-    workspace: Path, params: Params, lineage: Lineage, tags: dict[str, str], experiment_id: str, recipe: str
-) -> tuple[str, str]:
-    """One MLflow run with the version's tags, params, metrics, curves, datasets, lineage, reports and
-    the pyfunc model; returns (run id, model URI)."""
+    workspace: Path,
+    params: Params,
+    lineage: Lineage,
+    tags: dict[str, str],
+    experiment_id: str,
+    recipe: str,
+    export: dict[str, Any],
+) -> tuple[str, str, str]:
+    """One MLflow run with the version's tags, params, metrics, curves, datasets, lineage, reports, the
+    pyfunc model and the ONNX export as a model of its own (its parity figures ``export`` as its tags);
+    returns (run id, pyfunc model URI, ONNX model URI)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -287,7 +295,8 @@ def log_run(
             # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.
             warnings.filterwarnings("ignore", message=".*(type hint|input example|input_example).*")
             info = log_pyfunc(workspace, params)
-    return run.info.run_id, info.model_uri
+            onnx_uri = log_onnx_export(workspace / ONNX_DIR, export)
+    return run.info.run_id, info.model_uri, onnx_uri
 
 
 def register_pipeline_state(
@@ -347,9 +356,10 @@ def _register(
         "recipe": recipe,
         "prefect_flow_run_id": flow_run_id or "none",
         "onnx_parity": "passed" if export.get("passed") else "failed",
+        **parity_tags(export),
     }
-    run_id, model_uri = log_run(workspace, params, lineage, tags, experiment_id, recipe)
-    version = str(create_version(model_uri, name, tags).version)
+    run_id, model_uri, onnx_uri = log_run(workspace, params, lineage, tags, experiment_id, recipe, export)
+    version = str(create_version(model_uri, name, tags | {"onnx_model_uri": onnx_uri}).version)
     alias = params.registry.challenger_alias if export.get("passed") else None
     complete_version(client, name, version, alias)
     message = f"registered {name} version {version}; {alias_message(alias)}"

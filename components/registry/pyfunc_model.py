@@ -13,6 +13,7 @@ import mlflow.pyfunc
 from mlflow.models import ModelSignature, set_model
 from mlflow.types.schema import ColSpec, Schema
 
+from components.registry.engines import OnnxEngine, TorchEngine
 from components.registry.requests import Limits, request_audio
 
 SIGNATURE = ModelSignature(
@@ -36,19 +37,27 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
     Audio longer than the encoder reads is cut into near-equal chunks, each answered under the row's
     instruction and the answers joined, when the model was registered with ``too_long: split``;
     otherwise (``reject``) such a row is refused by name, as is a file with no samples.
+
+    ``runtime`` in the model config says what answers: ``pytorch`` (the speech-LLM rebuilt from its
+    artifacts) or ``onnxruntime`` (the version's ONNX export, see :mod:`components.registry.engines`).
     """
 
     def load_context(self, context: Any) -> None:
-        from components.modeling.speech_llm import SpeechLLM
-
-        artifacts = context.artifacts
-        overrides = {key: artifacts[key] for key in ("encoder", "llm") if key in artifacts}
-        self.model = SpeechLLM.from_pretrained(artifacts["adapter"], base_overrides=overrides)
+        self.artifacts = context.artifacts
         config = context.model_config or {}
+        if config.get("runtime", "pytorch") == "onnxruntime":
+            self.engine = OnnxEngine(self.artifacts["onnx"])
+        else:
+            self.engine = TorchEngine(speech_llm(self.artifacts), int(config.get("batch_size", 16)))
         self.max_new_tokens = int(config.get("max_new_tokens", 32))
         self.too_long = str(config.get("too_long", "reject"))
-        self.batch_size = int(config.get("batch_size", 16))
         self.limits = Limits.from_config(config)
+
+    @property
+    def model(self) -> Any:
+        """The PyTorch speech-LLM (rebuilt from the artifacts where the engine is onnxruntime), for
+        what needs the model itself, as ``speechalign evaluate`` does."""
+        return self.engine.model if isinstance(self.engine, TorchEngine) else speech_llm(self.artifacts)
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow infers from hints
         from mlflow.exceptions import MlflowException
@@ -60,14 +69,16 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
 
     def _answer(self, model_input, params):  # noqa: ANN001, ANN202
-        import torch
-
         from components.data.audio import fit_duration
 
         max_new_tokens = int((params or {}).get("max_new_tokens", self.max_new_tokens))
-        rate = self.model.feature_extractor.sampling_rate
-        limit, shortest = self.model.max_input_seconds, self.model.min_input_seconds
-        window = getattr(self.model.llm.config, "max_position_embeddings", None)
+        engine = self.engine
+        rate, limit, shortest, window = (
+            engine.sampling_rate,
+            engine.max_seconds,
+            engine.min_seconds,
+            engine.context,
+        )
         rows, pieces, instructions = [], [], []
         missing = [None] * len(model_input)
         audio = model_input.get("audio", missing)
@@ -76,7 +87,7 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
         requests = zip(waveforms, paths, model_input["instruction"], strict=True)
         for row, (waveform, path, instruction) in enumerate(requests):
             label = f"row {row} ({path if isinstance(path, str) and path else 'audio'})"
-            prompt = self.model.prompt_tokens(instruction)
+            prompt = engine.prompt_tokens(instruction)
             if window is not None and prompt + max_new_tokens > window:
                 raise ValueError(
                     f"row {row}: the instruction's prompt takes {prompt} tokens; with up to"
@@ -87,18 +98,19 @@ class SpeechAlignModel(mlflow.pyfunc.PythonModel):
                 rows.append(row)
                 pieces.append(piece)
                 instructions.append(instruction)
-        answers: list[str] = []
-        with torch.no_grad():  # bounded batches: one long file cut into many chunks cannot exhaust memory
-            for start in range(0, len(pieces), self.batch_size):
-                batch = pieces[start : start + self.batch_size]
-                slots = self.model.speech_slots(*self.model.features(batch))
-                answers += self.model.generate(
-                    instructions[start : start + len(batch)], slots, max_new_tokens
-                )
+        answers = engine.answer(pieces, instructions, max_new_tokens)
         joined: list[list[str]] = [[] for _ in range(len(model_input))]
         for row, answer in zip(rows, answers, strict=True):
             joined[row].append(answer)
         return [" ".join(parts) for parts in joined]
+
+
+def speech_llm(artifacts: dict[str, str]) -> Any:
+    """The speech-LLM from a version's artifacts: its adapter, and its base models where they were local."""
+    from components.modeling.speech_llm import SpeechLLM
+
+    overrides = {key: artifacts[key] for key in ("encoder", "llm") if key in artifacts}
+    return SpeechLLM.from_pretrained(artifacts["adapter"], base_overrides=overrides)
 
 
 set_model(SpeechAlignModel())

@@ -116,3 +116,26 @@ def test_predict_onnx_refuses_bad_audio_in_one_line(exported, tmp_path: Path) ->
     assert result.exit_code == 1
     assert result.output.startswith(f"speechalign: error: {empty}: cannot decode audio"), result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_registered_model_answers_on_onnxruntime_as_on_pytorch(exported, tmp_path: Path) -> None:
+    import pandas as pd
+    import soundfile as sf
+
+    from components.registry.engines import OnnxEngine, TorchEngine
+    from components.registry.pyfunc_model import SpeechAlignModel
+    from components.registry.requests import Limits
+
+    model, directory = exported
+    paths = []
+    for index, wave in enumerate(clips(3)):
+        paths.append(str(tmp_path / f"clip{index}.wav"))
+        sf.write(paths[-1], wave, 16000, subtype="FLOAT")
+    table = pd.DataFrame({"audio_path": paths, "instruction": INSTRUCTIONS})
+    answers = {}
+    for name, engine in (("pytorch", TorchEngine(model)), ("onnxruntime", OnnxEngine(directory))):
+        served = SpeechAlignModel()
+        served.engine, served.max_new_tokens, served.too_long = engine, MAX_NEW_TOKENS, "reject"
+        served.limits = Limits(audio_root=tmp_path)
+        answers[name] = served.predict(None, table)
+    assert answers["onnxruntime"] == answers["pytorch"] and len(set(answers["pytorch"])) > 1

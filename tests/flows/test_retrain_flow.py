@@ -112,6 +112,24 @@ def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace
     assert lineage["validation"]["success"] is True and lineage["validation"]["rows"] > 0
 
 
+def test_the_onnx_export_is_a_logged_model_of_its_own_linked_to_the_version(workspace: Path) -> None:
+    import re
+
+    import mlflow
+    import mlflow.onnx
+
+    version = registry(workspace).get_model_version("speechalign", "1")
+    tags = version.tags
+    assert re.fullmatch(r"(\d+)/\1", tags["onnx_text_parity"]), tags  # every dev clip, same text
+    assert float(tags["onnx_speech_embeds_max_abs_diff"]) < 1e-4
+    assert int(tags["onnx_int8_bytes"]) < int(tags["onnx_fp32_bytes"])
+    graph = mlflow.onnx.load_model(tags["onnx_model_uri"])
+    assert [i.name for i in graph.graph.input] == ["features", "feature_mask"]
+    local = Path(mlflow.artifacts.download_artifacts(tags["onnx_model_uri"]))
+    extra = {p.relative_to(local / "extra_files").as_posix() for p in (local / "extra_files").rglob("*")}
+    assert {"decoder_prefill.onnx", "decoder_step.onnx", "runtime.json", "int8/decoder_step.onnx"} <= extra
+
+
 def test_predict_with_the_registered_model_matches_the_workspace_model(workspace: Path) -> None:
     from components.data.audio import load_audio
     from components.modeling.speech_llm import SpeechLLM

@@ -12,11 +12,12 @@ from mlflow.exceptions import MlflowException
 def _served(model, too_long: str, batch_size: int = 16):
     """The pyfunc as served, reading paths under ``/`` (these tests are about length, not confinement:
     that is ``test_serving_requests``)."""
+    from components.registry.engines import TorchEngine
     from components.registry.pyfunc_model import SpeechAlignModel
     from components.registry.requests import Limits
 
     served = SpeechAlignModel()
-    served.model, served.max_new_tokens, served.too_long, served.batch_size = model, 4, too_long, batch_size
+    served.engine, served.max_new_tokens, served.too_long = TorchEngine(model, batch_size), 4, too_long
     served.limits = Limits(audio_root=Path("/"))
     return served
 
