@@ -69,6 +69,7 @@ def transfer_summary(
         if task not in report:
             continue
         shown = (*CONDITIONS, *(c for c in CASCADES if c in report[task]))
+        shown += tuple(c for c in report[task] if c.endswith("_constrained"))  # intent from its label set
         figures = {condition: report[task][condition]["all"][metric] for condition in shown}
         tasks[task] = {
             "metric": metric,
@@ -98,6 +99,15 @@ def format_markdown(summary: dict[str, Any], report: dict[str, Any]) -> str:
             if metric == row["metric"] and row["beats_shuffled"] and row["beats_untrained"]:
                 cells[0] = f"**{cells[0]}**"
             lines.append(f"| {TASK_NAMES[task]} | {metric} | " + " | ".join(cells) + " |")
+        if "speech_constrained" in row:  # the same queries, answered by choosing from the label set
+            chosen = [row.get(f"{condition}_constrained") for condition in CONDITIONS]
+            cells = [_cell(value, row["metric"]) if value is not None else "–" for value in chosen]
+            cells += ["–"] * len(cascades)
+            lines.append(
+                f"| {TASK_NAMES[task]}, chosen from the labels | {row['metric']} | "
+                + " | ".join(cells)
+                + " |"
+            )
     gaps = summary.get("asr_paired_cer_gap")
     if gaps:
         lines.append("")

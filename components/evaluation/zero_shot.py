@@ -176,6 +176,36 @@ def own_asr_cascade(
     return answers
 
 
+CONSTRAINED = "{condition}_constrained"  # intent chosen from the label set, beside free generation
+
+
+def constrained_intents(
+    models: dict[str, SpeechLLM], queries: Sequence[Query], states: dict[str, np.ndarray]
+) -> dict[str, list[str]]:
+    """Each intent query answered by choosing from the split's intent labels
+    (:meth:`PromptedLLM.choose`) under the speech, untrained and text conditions; other queries get "".
+    Empty when no query asks for an intent."""
+    intents = [i for i, q in enumerate(queries) if q.task == "intent"]
+    if not intents:
+        return {}
+    labels = sorted({queries[i].reference for i in intents})
+    trained, untrained = models["trained"], models["untrained"]
+    instructions = [queries[i].instruction for i in intents]
+    speech = [states[queries[i].utterance.id] for i in intents]
+    slots = {
+        "speech": (trained, trained.state_slots(speech)),
+        "untrained": (untrained, untrained.state_slots(speech)),
+        "text": (trained, trained.text_slots([queries[i].utterance.text for i in intents])),
+    }
+    outputs = {}
+    for condition, (model, condition_slots) in slots.items():
+        answers = [""] * len(queries)
+        for index, label in zip(intents, model.choose(instructions, condition_slots, labels), strict=True):
+            answers[index] = label
+        outputs[CONSTRAINED.format(condition=condition)] = answers
+    return outputs
+
+
 def token_limit(seconds: float, params: EvaluateParams) -> int:
     """New tokens an answer about ``seconds`` of speech may take: ``max_new_tokens``, or with
     ``new_tokens_per_second`` set, ``8 + ceil(rate × seconds)`` when that is fewer (speech runs at
@@ -214,8 +244,11 @@ def slot_length(slot_input: np.ndarray | str) -> int:
     return len(slot_input) if isinstance(slot_input, str) else int(slot_input.shape[-2])
 
 
-def score(queries: Sequence[Query], outputs: dict[str, list[str]]) -> dict[str, Any]:
-    """Per task and condition: overall and per group (language or language pair)."""
+def score(
+    queries: Sequence[Query], outputs: dict[str, list[str]], constrained: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """Per task and condition: overall and per group (language or language pair); intent also under
+    each ``constrained`` condition (:func:`constrained_intents`)."""
     report: dict[str, Any] = {}
     for task, scorer in TASK_SCORERS.items():
         indices = [i for i, q in enumerate(queries) if q.task == task]
@@ -225,7 +258,8 @@ def score(queries: Sequence[Query], outputs: dict[str, list[str]]) -> dict[str, 
         for i in indices:
             groups[queries[i].group].append(i)
         report[task] = {}
-        for condition, hyps in outputs.items():
+        conditions = outputs | (constrained or {}) if task == "intent" else outputs
+        for condition, hyps in conditions.items():
             report[task][condition] = {
                 "all": scored(scorer, queries, hyps, indices),
                 **{

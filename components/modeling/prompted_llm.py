@@ -160,6 +160,28 @@ class PromptedLLM(nn.Module):
         return torch.nn.functional.cross_entropy(target.logits.float(), target.labels)
 
     @torch.no_grad()
+    def choose(
+        self, instructions: Sequence[str], slots: Sequence[torch.Tensor], options: Sequence[str]
+    ) -> list[str]:
+        """Decoding constrained to a label set: for each example, the option whose tokens followed by
+        the end of turn the LLM gives the highest total log-probability (rank classification, as
+        BLOOMZ and BLOOMZMMS score classification tasks such as SpeechGLUE's).
+
+        Raises:
+            ValueError: no option to choose from.
+        """
+        if not options:
+            raise ValueError("choose: no option to choose from")
+        chosen = []
+        for instruction, slot in zip(instructions, slots, strict=True):
+            batch = self.splice([instruction] * len(options), [slot] * len(options), options)
+            target = self.target_logits(batch)
+            picked = torch.log_softmax(target.logits.float(), dim=-1).gather(1, target.labels[:, None])[:, 0]
+            totals = torch.stack([row.sum() for row in picked.split(target.counts.tolist())])
+            chosen.append(options[int(totals.argmax())])
+        return chosen
+
+    @torch.no_grad()
     def generate(
         self, instructions: Sequence[str], slots: Sequence[torch.Tensor], max_new_tokens: int
     ) -> list[str]:

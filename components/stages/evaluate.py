@@ -19,6 +19,7 @@ from components.evaluation.zero_shot import (
     answer,
     build_queries,
     check_zero_shot,
+    constrained_intents,
     prediction_rows,
     score,
     shuffled_partners,
@@ -90,14 +91,15 @@ def evaluate(
         else None
     )
     outputs = answer(models, queries, states, partners, params.evaluate, transcripts=transcripts)
-    report = score(queries, outputs)
+    constrained = constrained_intents(models, queries, states)
+    report = score(queries, outputs, constrained)
     transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
     markdown = (
         "\n".join([*format_choices(choices), "", format_markdown(transfer, report)])
         if choices
         else format_markdown(transfer, report)
     )
-    write_rows(out.predictions, prediction_rows(queries, outputs))
+    write_rows(out.predictions, prediction_rows(queries, outputs | constrained))
     write_text(out.transfer, markdown)
     plot_evaluation(report, queries, outputs, out.predictions.parent)
     metrics = {
