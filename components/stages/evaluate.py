@@ -11,6 +11,7 @@ from components.compute import precision_scope
 from components.config import Params
 from components.data.manifest import DATA_ROOT, read_manifest, read_rows, write_rows
 from components.data.state_store import load_states
+from components.evaluation.behaviour import behaviour_agreement, format_behaviour
 from components.evaluation.cascade import cascade_transcripts, has_speech_decoder
 from components.evaluation.plots import plot_evaluation
 from components.evaluation.transfer import format_markdown, transfer_summary
@@ -93,12 +94,15 @@ def evaluate(
     outputs = answer(models, queries, states, partners, params.evaluate, transcripts=transcripts)
     constrained = constrained_intents(models, queries, states)
     report = score(queries, outputs, constrained)
+    behaviour = behaviour_agreement(models, utterances, states, params.targets.instruction, params.evaluate)
     transfer = transfer_summary(report, queries, outputs, params.evaluate.shuffle_seed)
     markdown = (
         "\n".join([*format_choices(choices), "", format_markdown(transfer, report)])
         if choices
         else format_markdown(transfer, report)
     )
+    if behaviour:
+        markdown += "\n" + format_behaviour(behaviour) + "\n"
     write_rows(out.predictions, prediction_rows(queries, outputs | constrained))
     write_text(out.transfer, markdown)
     plot_evaluation(report, queries, outputs, out.predictions.parent)
@@ -107,6 +111,7 @@ def evaluate(
         "split": params.evaluate.split,
         **report,
         "transfer": transfer,
+        "behaviour": behaviour,
         "wordings": {task: choice.to_json() for task, choice in choices.items()},
     }
     write_json(out.metrics, metrics)
