@@ -23,6 +23,7 @@ from components.export.onnx_export import strip_source_records
 EMBED_FILE = "embed_tokens.onnx"
 PREFILL_FILE = "decoder_prefill.onnx"
 STEP_FILE = "decoder_step.onnx"
+EXTERNAL_DATA_BYTES = 1_500_000_000  # past this, weights are saved beside the graph, not inside it
 
 
 def merged_decoder(llm: nn.Module) -> nn.Module:
@@ -107,7 +108,9 @@ def export_graph(
             verbose=False,
         )
     strip_source_records(program)
-    program.save(str(out), external_data=False)
+    # protobuf caps one file at 2 GB: a real LLM's weights go to a ``.data`` file beside the graph
+    weights = sum(p.numel() * p.element_size() for p in module.parameters())
+    program.save(str(out), external_data=weights > EXTERNAL_DATA_BYTES)
     return out
 
 

@@ -71,8 +71,11 @@ def quantize_directory(source: Path, target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         if path.suffix == ".onnx":
-            quantize_dynamic(path, target / path.name, weight_type=QuantType.QInt8)
-        elif path.is_file():
+            large = path.with_name(path.name + ".data").is_file()  # weights saved beside the graph
+            quantize_dynamic(
+                path, target / path.name, weight_type=QuantType.QInt8, use_external_data_format=large
+            )
+        elif path.is_file() and path.suffix != ".data":
             shutil.copy2(path, target / path.name)
     return target
 
