@@ -37,7 +37,7 @@ def timed_answers(answer: Callable[[np.ndarray], str], waves: list[np.ndarray]) 
     return len(waves) / (time.perf_counter() - start), answers
 
 
-def main(clips: int = 24, max_new_tokens: int = 32) -> None:
+def main(clips: int = 96, max_new_tokens: int = 32) -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     waves = [
