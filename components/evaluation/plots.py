@@ -37,14 +37,15 @@ def plot_task_by_group(report: dict[str, Any], task: str, path: Path) -> None:
     conditions = list(report[task])
     groups = sorted(g for g in report[task][conditions[0]] if g != "all")
     width = 0.8 / len(conditions)
-    figure, axis = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) + 2), 3.5), dpi=100)
+    figure, axis = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) + 2) + 2.0, 3.5), dpi=100)
     for offset, condition in enumerate(conditions):
         values = [report[task][condition][group][metric] for group in groups]
         axis.bar(np.arange(len(groups)) + offset * width, values, width, label=condition)
     axis.set_xticks(np.arange(len(groups)) + width * (len(conditions) - 1) / 2, groups)
     axis.set_ylabel(label)
     axis.set_title(f"{task}: {metric} per {'language pair' if task == 'st' else 'language'} and condition")
-    axis.legend(fontsize="small", ncols=min(3, len(conditions)))
+    # beside the axes, not on them: with eight conditions a legend inside covers the tallest bars
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     axis.grid(axis="y", alpha=0.3)
     _save(figure, path)
 
