@@ -44,32 +44,44 @@ def tail(path: Path, chars: int = 4000) -> str:
 
 
 class PrefectApi:
-    """The few REST calls the test makes, as an operator's script would."""
+    """The few REST calls the test makes, as an operator's script would: a 5xx or a dropped connection
+    is tried again a few times (the test's Prefect server keeps its state in SQLite, which answers
+    "database is locked" while the worker and the server's own services write), anything else raises."""
 
     def __init__(self, url: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=30)
 
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        for attempt in range(6):
+            try:
+                answer = self.http.request(method, path, **kwargs)
+            except httpx.TransportError:
+                if attempt == 5:
+                    raise
+            else:
+                if answer.status_code < 500 or attempt == 5:
+                    answer.raise_for_status()
+                    return answer
+            time.sleep(1 + attempt)
+        raise AssertionError("unreachable")
+
     def deployment(self, flow: str, name: str) -> dict:
-        answer = self.http.get(f"/deployments/name/{flow}/{name}")
-        answer.raise_for_status()
-        return answer.json()
+        return self.request("GET", f"/deployments/name/{flow}/{name}").json()
 
     def run(self, deployment: dict, parameters: dict | None = None) -> str:
         body = {"parameters": parameters} if parameters else {}
-        answer = self.http.post(f"/deployments/{deployment['id']}/create_flow_run", json=body)
-        answer.raise_for_status()
-        return answer.json()["id"]
+        return self.request("POST", f"/deployments/{deployment['id']}/create_flow_run", json=body).json()[
+            "id"
+        ]
 
     def runs_of(self, deployment: dict) -> list[dict]:
         query = {"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}}}
-        answer = self.http.post("/flow_runs/filter", json=query)
-        answer.raise_for_status()
-        return answer.json()
+        return self.request("POST", "/flow_runs/filter", json=query).json()
 
     def wait(self, run_id: str, timeout_s: float, log: Path) -> dict:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            run = self.http.get(f"/flow_runs/{run_id}").json()
+            run = self.request("GET", f"/flow_runs/{run_id}").json()
             if run["state_type"] in TERMINAL:
                 return run
             time.sleep(2)
