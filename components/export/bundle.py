@@ -7,9 +7,10 @@ from pathlib import Path
 from components.export.decoder_export import export_decoder
 from components.export.onnx_export import export_speech_path
 from components.export.runtime_files import write_runtime_files
+from components.export.speech_to_text import SPEECH_FILE
 from components.modeling.speech_llm import SpeechLLM
 
-SPEECH_FILE = "speech_path.onnx"
+__all__ = ["SPEECH_FILE", "export_speech_to_text"]
 
 
 def export_speech_to_text(model: SpeechLLM, out_dir: Path, opset: int, max_new_tokens: int) -> Path:

@@ -18,12 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from components.export.onnx_export import strip_source_records
+from components.export.onnx_export import export_graph
 
 EMBED_FILE = "embed_tokens.onnx"
 PREFILL_FILE = "decoder_prefill.onnx"
 STEP_FILE = "decoder_step.onnx"
-EXTERNAL_DATA_BYTES = 1_500_000_000  # past this, weights are saved beside the graph, not inside it
 
 
 def merged_decoder(llm: nn.Module) -> nn.Module:
@@ -89,29 +88,6 @@ def causal_mask(attention: torch.Tensor, new: int, dtype: torch.dtype = torch.fl
     allowed = (keys[None, :] <= queries[:, None])[None] & attention[:, None, :].bool()
     mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
     return mask[:, None]
-
-
-def export_graph(
-    module: nn.Module, inputs: tuple, names: tuple[list[str], list[str]], shapes: Any, out: Path, opset: int
-) -> Path:
-    """Export ``module`` with the dynamo exporter to one self-contained file, source records stripped."""
-    with torch.no_grad():
-        program = torch.onnx.export(
-            module,
-            inputs,
-            dynamo=True,
-            input_names=names[0],
-            output_names=names[1],
-            dynamic_shapes=shapes,
-            opset_version=opset,
-            external_data=False,
-            verbose=False,
-        )
-    strip_source_records(program)
-    # protobuf caps one file at 2 GB: a real LLM's weights go to a ``.data`` file beside the graph
-    weights = sum(p.numel() * p.element_size() for p in module.parameters())
-    program.save(str(out), external_data=weights > EXTERNAL_DATA_BYTES)
-    return out
 
 
 def export_decoder(llm: nn.Module, out_dir: Path, opset: int) -> dict[str, Path]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from components.export.onnx_runtime import open_session
 
+SPEECH_FILE = "speech_path.onnx"
 RUNTIME_FILE = "runtime.json"
 TOKENIZER_FILE = "tokenizer.json"
 MEL_FILTERS_FILE = "mel_filters.npy"
@@ -196,14 +197,12 @@ def load_wave(path: str | Path, sampling_rate: int) -> np.ndarray:
     Raises:
         RuntimeInputError: the file does not decode or holds samples that are not finite.
     """
-    import soundfile as sf
+    from components.data.audio import AudioError, decode_audio  # soundfile and numpy only, no torch
 
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise RuntimeInputError(f"{path}: cannot decode audio ({exc})") from None
-    if not np.isfinite(data).all():
-        raise RuntimeInputError(f"{path}: samples are not finite (NaN or ±inf): not sound")
+        data, rate = decode_audio(path)
+    except AudioError as exc:
+        raise RuntimeInputError(str(exc)) from None
     wave = data.mean(axis=1)
     if rate != sampling_rate:
         from math import gcd

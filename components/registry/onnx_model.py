@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-SPEECH_FILE = "speech_path.onnx"
+from components.export.speech_to_text import SPEECH_FILE  # numpy only: no torch on import
 
 
 def parity_tags(export: dict[str, Any]) -> dict[str, str]:
