@@ -21,8 +21,9 @@ import torch
 from bench.speech_path import TEXTS
 from components.config import TinyEncoderParams, TinyLLMParams
 from components.export.bundle import export_speech_to_text
+from components.export.shared_weights import stored_bytes
 from components.export.speech_to_text import SpeechToText
-from components.export.text_parity import onnx_bytes, quantize_directory
+from components.export.text_parity import quantize_directory
 from components.modeling.base_models import build_tiny_encoder, build_tiny_llm
 from components.modeling.speech_llm import SpeechLLM
 
@@ -73,7 +74,7 @@ def main(clips: int = 96, max_new_tokens: int = 32) -> None:
             "pytorch eager": timed_answers(lambda w: str(eager_speech(model, w)), waves)[0],
             "onnxruntime fp32": timed_answers(lambda f: str(fp32.speech_embeds(f).shape), features)[0],
         }
-        sizes = {"fp32": onnx_bytes(fp32_dir), "int8": onnx_bytes(int8_dir)}
+        sizes = {"fp32": stored_bytes(fp32_dir), "int8": stored_bytes(int8_dir)}
     tokens = np.mean([len(a) for a in answers["pytorch eager"]])
     print(
         f"speech → text, {clips} clips of 1-2.75 s, up to {max_new_tokens} new tokens"

@@ -6,7 +6,9 @@ past) and ``decoder_step.onnx`` (one new position over a past of any length). Bo
 ``inputs_embeds`` (B, S, H), ``position_ids`` (B, S) and a precomputed additive 4-D mask (B, 1, S, P+S),
 so left padding and causality are the caller's, and give the last position's logits (B, V) and the
 present keys and values ``present.{i}.key|value`` (B, KV, P+S, D). LoRA is merged into a copy of the
-decoder first: the graphs hold the adapted weights, the training model is left as it was.
+decoder first: the graphs hold the adapted weights, the training model is left as it was. The three
+graphs keep their weights in one file, :data:`WEIGHTS_FILE`, each tensor once (see
+:mod:`components.export.shared_weights`): the two decoders hold the same weights.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import torch
 from torch import nn
 
 from components.export.onnx_export import export_graph
+from components.export.shared_weights import share_weights
 
 EMBED_FILE = "embed_tokens.onnx"
 PREFILL_FILE = "decoder_prefill.onnx"
 STEP_FILE = "decoder_step.onnx"
+DECODER_FILES = (EMBED_FILE, PREFILL_FILE, STEP_FILE)
+WEIGHTS_FILE = "llm_weights.data"
 
 
 def merged_decoder(llm: nn.Module) -> nn.Module:
@@ -91,7 +96,8 @@ def causal_mask(attention: torch.Tensor, new: int, dtype: torch.dtype = torch.fl
 
 
 def export_decoder(llm: nn.Module, out_dir: Path, opset: int) -> dict[str, Path]:
-    """Write the embedding table and the prefill and step decoders into ``out_dir``; their paths."""
+    """Write the embedding table and the prefill and step decoders into ``out_dir``, their weights in
+    ``out_dir / WEIGHTS_FILE``; the graphs' paths (``embed``, ``prefill``, ``step``)."""
     from torch.export import Dim
 
     decoder = merged_decoder(llm)
@@ -158,4 +164,5 @@ def export_decoder(llm: nn.Module, out_dir: Path, opset: int) -> dict[str, Path]
         out_dir / STEP_FILE,
         opset,
     )
+    share_weights([paths["embed"], paths["prefill"], paths["step"]], WEIGHTS_FILE)
     return paths

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from components.export.decoder_export import DECODER_FILES, WEIGHTS_FILE
+from components.export.shared_weights import share_weights, stored_bytes
 from components.export.speech_to_text import SpeechToText
 from components.modeling.speech_llm import SpeechLLM
 
@@ -64,23 +66,24 @@ def check_text_parity(
 
 
 def quantize_directory(source: Path, target: Path) -> Path:
-    """A copy of an exported directory with every graph's weights dynamically quantised to int8."""
+    """A copy of an exported directory with every graph's weights dynamically quantised to int8; the
+    decoder graphs' int8 weights shared in one file again, as in ``source``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         if path.suffix == ".onnx":
-            large = path.with_name(path.name + ".data").is_file()  # weights saved beside the graph
+            # protobuf caps one file at 2 GB: weights saved beside the graph stay beside it
+            large = path.name in DECODER_FILES or path.with_name(path.name + ".data").is_file()
             quantize_dynamic(
                 path, target / path.name, weight_type=QuantType.QInt8, use_external_data_format=large
             )
         elif path.is_file() and path.suffix != ".data":
             shutil.copy2(path, target / path.name)
+    decoders = [target / name for name in DECODER_FILES if (target / name).is_file()]
+    if decoders:
+        share_weights(decoders, WEIGHTS_FILE)
     return target
-
-
-def onnx_bytes(directory: Path) -> int:
-    return sum(path.stat().st_size for path in directory.glob("*.onnx"))
 
 
 def check_int8(
@@ -101,7 +104,7 @@ def check_int8(
         "agreement": round(same / len(clips), 4) if clips else None,
         "same_text": same,
         "clips": len(clips),
-        "fp32_bytes": onnx_bytes(fp32_dir),
-        "int8_bytes": onnx_bytes(int8_dir),
+        "fp32_bytes": stored_bytes(fp32_dir),
+        "int8_bytes": stored_bytes(int8_dir),
         "onnxruntime_seconds": round(seconds, 3),
     }

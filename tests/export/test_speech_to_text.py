@@ -77,6 +77,28 @@ def test_int8_variant_reports_its_agreement_and_is_smaller(exported, runtime, tm
     report = check_int8(directory, tmp_path / "int8", cases, fp32, MAX_NEW_TOKENS, "CPUExecutionProvider")
     assert report["clips"] == 3 and 0.0 <= report["agreement"] <= 1.0
     assert report["int8_bytes"] < report["fp32_bytes"]
+    assert_decoders_share_one_weights_file(tmp_path / "int8")
+
+
+def assert_decoders_share_one_weights_file(directory: Path) -> None:
+    """The prefill and step graphs point at the same stored bytes for every weight: no copy per graph."""
+    from components.export.decoder_export import EMBED_FILE, PREFILL_FILE, STEP_FILE, WEIGHTS_FILE
+    from tests.export.test_shared_weights import external_refs
+
+    assert not list(directory.glob("*.onnx.data")), "a graph kept weights of its own"
+    embed, prefill, step = (
+        set(external_refs(directory / name).values()) for name in (EMBED_FILE, PREFILL_FILE, STEP_FILE)
+    )
+    assert prefill and prefill == step
+    assert {location for location, _, _ in embed | prefill} == {WEIGHTS_FILE}
+    # the file holds each distinct tensor once (plus alignment), not the step graph's copy again
+    distinct = embed | prefill
+    stored = (directory / WEIGHTS_FILE).stat().st_size
+    assert stored <= sum(length for _, _, length in distinct) + 64 * len(distinct)
+
+
+def test_the_decoder_graphs_share_one_weights_file(exported) -> None:
+    assert_decoders_share_one_weights_file(exported[1])
 
 
 def test_the_runtime_and_predict_onnx_never_import_torch_or_transformers(exported, tmp_path: Path) -> None:
