@@ -120,6 +120,9 @@ class TrainParams(Section):
     ctc_blank: str = Field("pad", min_length=1)
     precision: Precision = "fp32"  # of every forward pass; the weights that train stay float32
     checkpoint_every: int = Field(50, ge=0)  # steps between checkpoints (0: only when stopped)
+    # micro-batches of batch_size whose gradients make one optimiser step (the batch a step sees)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = False  # recompute the LLM's layer activations in the backward pass
     adapter: AdapterParams = AdapterParams()
     lora: LoraParams | None = None
     phases: list[PhaseParams] = [PhaseParams(name="align", steps=200, tasks={"continuation": 1.0})]

@@ -119,7 +119,10 @@ class PromptedLLM(nn.Module):
     def logits(self, batch: SplicedBatch) -> torch.Tensor:
         """LLM logits (B, L, V) over a spliced batch."""
         with self.llm_scope():
-            return self.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask).logits
+            # no KV cache: nothing reads it after a scoring pass, and checkpointed layers may not write it
+            return self.llm(
+                inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, use_cache=False
+            ).logits
 
     def target_logits(self, batch: SplicedBatch) -> TargetLogits:
         """The logits at the positions that predict ``batch.labels``' target tokens, projected from
@@ -137,7 +140,9 @@ class PromptedLLM(nn.Module):
         decoder, head = split
         positions = prediction_positions(batch.labels)
         with self.llm_scope():
-            hidden = decoder(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask)
+            hidden = decoder(
+                inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask, use_cache=False
+            )
             logits = head(hidden.last_hidden_state[positions])
         return TargetLogits(logits, batch.labels[:, 1:][positions[:, :-1]], positions.sum(dim=1))
 

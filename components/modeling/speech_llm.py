@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from components.modeling.activation_checkpointing import enable_checkpointing, set_layers_training
 from components.modeling.adapter_output import AdapterOutput
 from components.modeling.adapter_registry import DERIVED_FIELDS, adapter_from_config, build_adapter
 from components.modeling.encoder import SpeechEncoder, encoder_features, length_mask, speech_encoder
@@ -160,6 +161,7 @@ class SpeechLLM(PromptedLLM):
         self.spec = spec
         self.seed = seed
         self.lora_active = True
+        self.checkpointed_layers: list[nn.Module] = []  # LLM layers recomputed in the backward pass
         self.speech.encoder.requires_grad_(False)
         if not self.has_lora:
             self.llm.requires_grad_(False)
@@ -313,7 +315,20 @@ class SpeechLLM(PromptedLLM):
             for module in self.llm.modules():
                 if isinstance(module, LoraLayer):
                     module.lora_dropout.train(mode)
+        set_layers_training(self.checkpointed_layers, mode)
         return self
+
+    def checkpoint_llm_layers(self) -> None:
+        """Recompute the LLM's decoder-layer activations in the backward pass instead of keeping them
+        (gradient checkpointing; see :mod:`activation_checkpointing`): while training, activation memory
+        falls to about one layer's, for about one more LLM forward pass per step. The LLM stays in eval
+        mode; the gradients are the same.
+
+        Raises:
+            ValueError: the LLM's architecture does not support it.
+        """
+        self.checkpointed_layers = enable_checkpointing(self.llm)
+        set_layers_training(self.checkpointed_layers, self.training)
 
     @contextlib.contextmanager
     def frozen_llm(self) -> Iterator[None]:

@@ -27,6 +27,7 @@ class OptimiserSettings:
     weight_decay: float
     warmup_steps: int
     grad_clip: float
+    accumulation: int = 1  # micro-batches whose gradients make one optimiser step
 
 
 def optimise(
@@ -39,6 +40,10 @@ def optimise(
     after_step: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, float]]:
     """Run ``settings.steps`` AdamW steps on ``batch_loss(step)``; returns per-step loss and lr.
+
+    Each step sums the gradients of ``settings.accumulation`` calls of ``batch_loss(step)`` (each loss
+    divided by that count, so a step's gradient is their mean and the recorded loss its mean): the
+    gradient of a batch that many times larger, for one micro-batch's activation memory.
 
     ``resume`` (a ``loop`` state passed to ``after_step`` earlier: optimiser, scheduler, history)
     continues a stopped loop at its next step. ``after_step(done, loop)`` runs after every step.
@@ -63,13 +68,15 @@ def optimise(
         total=settings.steps,
     )
     for step in bar:
-        loss = batch_loss(step)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        value = 0.0
+        for _ in range(settings.accumulation):
+            loss = batch_loss(step) / settings.accumulation
+            loss.backward()
+            value += loss.item()
         torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
         optimiser.step()
         scheduler.step()
-        value = loss.item()
         history.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})
         bar.set_postfix(loss=f"{value:.3f}")
         if after_step is not None:

@@ -263,13 +263,18 @@ def train_recipe(
 ) -> TrainResult:
     """Run ``params.phases`` in order on the same trainables; AdamW with warm-up + cosine per phase.
 
-    With ``checkpoints``, a checkpoint of the same params and data is resumed (weights, optimiser,
-    scheduler, every generator, the sampler's position, what finished phases measured) and new ones
-    are saved as the checkpointer says; the weights at the end are those of an unstopped run.
+    Each step averages the gradients of ``params.gradient_accumulation_steps`` batches of
+    ``params.batch_size``; ``params.gradient_checkpointing`` recomputes the LLM's layer activations in
+    the backward pass. With ``checkpoints``, a checkpoint of the same params and data is resumed
+    (weights, optimiser, scheduler, every generator, the sampler's position, what finished phases
+    measured) and new ones are saved as the checkpointer says; the weights at the end are those of an
+    unstopped run.
     """
     if not train:
         raise ValueError("train: no training examples (is the train split empty?)")
     check_phase_tasks(params.phases, train)
+    if params.gradient_checkpointing:
+        model.checkpoint_llm_layers()
     groups = model.parameter_groups()
     loss_settings = run_settings(model, params)
     unalignable = {
@@ -299,7 +304,12 @@ def train_recipe(
         examples = phase_examples(train, phase)
         sampler = task_sampler(examples, phase.tasks, params.batch_size, params.seed + index)
         settings = OptimiserSettings(
-            phase.steps, phase.lr or params.lr, params.weight_decay, params.warmup_steps, params.grad_clip
+            phase.steps,
+            phase.lr or params.lr,
+            params.weight_decay,
+            params.warmup_steps,
+            params.grad_clip,
+            params.gradient_accumulation_steps,
         )
 
         def step_loss(step: int, phase: PhaseParams = phase, sampler=sampler) -> torch.Tensor:
