@@ -7,6 +7,7 @@ transcripts; ``tasks`` (SpeechVerse) and ``transcripts`` (Wav2Prompt) come from 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from components.compute import precision_scope
 from components.config import Params
@@ -18,10 +19,12 @@ from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
 from components.targets.multi_instruction import multi_instruction_targets
 from components.targets.rows import GeneratedRows, asr_targets
+from components.targets.shards import ShardStore, run_key
 from components.targets.task_data import task_targets
 from components.workspace import TARGET_DIR, VALIDATED_DIR
 
 TARGET_SPLITS = ("train", "dev")
+SHARD_DIR = Path(".speechalign/checkpoints/targets")  # finished batches of a stopped run, outside DVC
 
 
 def evaluation_wordings(params: Params) -> set[str]:
@@ -30,13 +33,19 @@ def evaluation_wordings(params: Params) -> set[str]:
 
 
 def split_targets(
-    params: Params, utterances: Sequence[Utterance], languages: list[str], model: SpeechLLM | None, llm: str
+    params: Params,
+    utterances: Sequence[Utterance],
+    languages: list[str],
+    model: SpeechLLM | None,
+    llm: str,
+    shards: ShardStore | None = None,
 ) -> GeneratedRows:
-    """The split's rows, and how many generated answers came out empty and were dropped."""
+    """The split's rows, and how many generated answers came out empty and were dropped; generated
+    batches are saved to and read back from ``shards``."""
     t = params.targets
     if t.source == "continuation":
         rows = continuation_targets(
-            model, utterances, t.instruction, t.max_new_tokens, t.batch_size, generator_id=llm
+            model, utterances, t.instruction, t.max_new_tokens, t.batch_size, generator_id=llm, shards=shards
         )
         return GeneratedRows(rows, 0)
     if t.source == "multi_instruction":
@@ -51,6 +60,7 @@ def split_targets(
             batch_size=t.batch_size,
             seed=params.train.seed,
             generator_id=llm,
+            shards=shards,
         )
         return generated
     if t.source == "tasks":
@@ -81,9 +91,19 @@ def main(params: Params) -> None:
     generator = sources.model_id("llm", read_sources_record()["llm"])  # as params name it, + sha256
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
+    t = params.targets
+    # a killed run resumes: what decides a batch's text names its file (the batch itself adds its prompts)
+    shards = (
+        ShardStore(
+            SHARD_DIR,
+            run_key(generator, model.prompt_record(), t.max_new_tokens, t.precision, t.batch_size),
+        )
+        if model is not None
+        else None
+    )
     for split, utterances in splits.items():
         with precision_scope(params.targets.precision):
-            rows, dropped = split_targets(params, utterances, languages, model, generator)
+            rows, dropped = split_targets(params, utterances, languages, model, generator, shards)
         empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})
         write_rows(TARGET_DIR / f"{split}.jsonl", rows)
@@ -91,6 +111,10 @@ def main(params: Params) -> None:
             f"targets ({params.recipe}, {params.targets.source}): {len(rows)} {split} rows "
             f"over tasks {tasks} ({empty} empty)"
         )
+    if shards is not None:
+        if shards.reused:
+            print(f"targets: resumed: {shards.reused} batches read back from an earlier, stopped run")
+        shards.clear()
 
 
 if __name__ == "__main__":

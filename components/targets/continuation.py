@@ -8,6 +8,7 @@ from typing import Any
 from components.data.manifest import Utterance
 from components.targets.generation import Request, generator_record, greedy_outputs
 from components.targets.rows import target_row
+from components.targets.shards import ShardStore
 
 
 def continuation_targets(
@@ -18,12 +19,14 @@ def continuation_targets(
     batch_size: int,
     generator_id: str,
     progress: bool = True,
+    shards: ShardStore | None = None,
 ) -> list[dict[str, Any]]:
-    """One target row per utterance, empty continuations included (the stage counts them)."""
+    """One target row per utterance, empty continuations included (the stage counts them); finished
+    batches go to ``shards`` and are read back from it (see :func:`greedy_outputs`)."""
     generator = generator_record(model, generator_id, max_new_tokens)
     requests = [Request(utt.id, instruction, utt.text) for utt in utterances]
     outputs = greedy_outputs(
-        model, requests, max_new_tokens, batch_size, "writing continuation targets", progress
+        model, requests, max_new_tokens, batch_size, "writing continuation targets", progress, shards
     )
     return [
         target_row(utt.id, "continuation", instruction, output, "continuation", generator)

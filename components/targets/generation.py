@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.targets.shards import ShardStore
+
 
 @dataclass(frozen=True)
 class Request:
@@ -38,11 +40,14 @@ def greedy_outputs(
     batch_size: int,
     desc: str = "writing targets",
     progress: bool = True,
+    shards: ShardStore | None = None,
 ) -> list[str]:
     """The LLM's greedy output for each request, in the order of ``requests``.
 
     Longest prompt first, so similar lengths share a batch and little padding is decoded; ties are
-    broken by key, so the batches (and thus the outputs) are the same in every run.
+    broken by key, so the batches (and thus the outputs) are the same in every run. With ``shards``,
+    each finished batch is saved as it finishes and a batch saved by an earlier, stopped run is read
+    back instead of generated (see :mod:`components.targets.shards`).
     """
     from tqdm import tqdm
 
@@ -53,7 +58,12 @@ def greedy_outputs(
     outputs: dict[int, str] = {}
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress):
-        instructions = [requests[i].instruction for i in batch]
-        slots = model.text_slots([requests[i].text for i in batch])
-        outputs.update(zip(batch, model.generate(instructions, slots, max_new_tokens), strict=True))
+        members = [requests[i] for i in batch]
+        answers = shards.load(members) if shards is not None else None
+        if answers is None:
+            slots = model.text_slots([r.text for r in members])
+            answers = model.generate([r.instruction for r in members], slots, max_new_tokens)
+            if shards is not None:
+                shards.save(members, answers)
+        outputs.update(zip(batch, answers, strict=True))
     return [outputs[i] for i in range(len(requests))]

@@ -18,6 +18,7 @@ from components.data.manifest import Utterance
 from components.seeding import keyed_rng
 from components.targets.generation import Request, generator_record, greedy_outputs
 from components.targets.rows import GeneratedRows, target_row, transcript_rows
+from components.targets.shards import ShardStore
 from components.targets.templates import LANGUAGE, instruction_templates, placeholders
 
 VARIANTS: tuple[str, ...] = get_args(Variant)
@@ -79,6 +80,7 @@ def multi_instruction_targets(
     generator_id: str,
     pool: Mapping[str, Sequence[str]] | None = None,
     progress: bool = True,
+    shards: ShardStore | None = None,
 ) -> GeneratedRows:
     """T rows (transcript after ``repeat_instruction``), then MI rows (LLM answers), per ``variant``.
 
@@ -98,7 +100,9 @@ def multi_instruction_targets(
         for draw in draw_instructions(utt, pool, templates_per_transcript, languages, seed)
     ]
     requests = [Request(f"{utt.id}\x1f{draw.instruction}", draw.instruction, utt.text) for utt, draw in drawn]
-    outputs = greedy_outputs(model, requests, max_new_tokens, batch_size, "writing MI targets", progress)
+    outputs = greedy_outputs(
+        model, requests, max_new_tokens, batch_size, "writing MI targets", progress, shards
+    )
     record = generator_record(model, generator_id, max_new_tokens)
     empty = 0
     for (utt, draw), output in zip(drawn, outputs, strict=True):
