@@ -10,6 +10,7 @@ from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import conv1d_output_lengths, masked_conv
+from components.modeling.reproducible_norms import LayerNorm
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class BlspAdapter(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.down = nn.Linear(config.output_size, config.bottleneck, bias=False)
         self.up = nn.Linear(config.bottleneck, config.output_size, bias=False)
-        self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
+        self.norm = with_gain(LayerNorm(config.output_size), config.output_scale)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return conv_output_lengths(lengths, self.config.conv_layers, self.config.kernel_size)

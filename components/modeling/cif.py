@@ -21,6 +21,7 @@ from torch import nn
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
 from components.modeling.encoder import length_mask
+from components.modeling.reproducible_norms import LayerNorm
 
 SCALE_EPS = 1e-8  # in the denominator of the α rescaling, so an all-zero α does not divide by zero
 FIRE_TOLERANCE = 1e-6  # accumulated weight this close below a multiple of β still fires (rounding)
@@ -126,7 +127,7 @@ class CifAdapter(nn.Module):
         )
         self.weight_proj = nn.Linear(width, 1)
         self.proj = nn.Linear(width, config.output_size)
-        self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
+        self.norm = with_gain(LayerNorm(config.output_size), config.output_scale)
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frames entering the integrator, NOT the output count: at inference an upper bound on it

@@ -10,6 +10,7 @@ from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler
+from components.modeling.reproducible_norms import LayerNorm
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class ConvDownsampler(nn.Module):
             config.input_size, channels, config.conv_layers, config.kernel_size, config.stride
         )
         self.proj = nn.Linear(self.subsample.out_channels, config.output_size)
-        self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
+        self.norm = with_gain(LayerNorm(config.output_size), config.output_scale)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """floor((L + 2·(k//2) − k) / s) + 1 per layer; ceil(L / 2) per layer for the default k=3, s=2."""

@@ -16,6 +16,7 @@ from torch import nn
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
 from components.modeling.conv_layers import ConvSubsampler, masked_conv
 from components.modeling.encoder import key_padding_bias, length_mask
+from components.modeling.reproducible_norms import LayerNorm
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ class TransformerBlock(nn.Module):
         if d_model % heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of heads ({heads})")
         self.heads = heads
-        self.attention_norm = nn.LayerNorm(d_model)
+        self.attention_norm = LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.ffn_norm = nn.LayerNorm(d_model)
+        self.ffn_norm = LayerNorm(d_model)
         self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Linear(ffn_dim, d_model))
         self.dropout = nn.Dropout(dropout)
 
@@ -116,7 +117,7 @@ class EncoderBlocksAdapter(nn.Module):
             self.lid_condition = nn.Linear(classes, d_model)
         self.length_adaptor = nn.Conv1d(d_model, d_model, kernel_size=2, stride=2)
         self.proj = nn.Linear(d_model, config.output_size)
-        self.norm = with_gain(nn.LayerNorm(config.output_size), config.output_scale)
+        self.norm = with_gain(LayerNorm(config.output_size), config.output_scale)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return length_adaptor_lengths(self.subsample.output_lengths(lengths))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from components.modeling.adapter_output import AdapterOutput, masked_input, masked_output, with_gain
+from components.modeling.reproducible_norms import RMSNorm
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,11 @@ class StackSwigluProjector(nn.Module):
             raise ValueError(f"hidden_size must be even (SwiGLU splits it in halves), got {hidden}")
         self.config = config
         stacked = config.stack * config.input_size
-        self.input_norm = with_gain(nn.RMSNorm(stacked, eps=1e-6), config.input_norm_gain)
+        self.input_norm = with_gain(RMSNorm(stacked, eps=1e-6), config.input_norm_gain)
         self.up = nn.Linear(stacked, hidden, bias=False)
-        self.mid_norm = nn.RMSNorm(hidden // 2, eps=1e-6)
+        self.mid_norm = RMSNorm(hidden // 2, eps=1e-6)
         self.out = nn.Linear(hidden // 2, config.output_size, bias=False)
-        self.norm = with_gain(nn.RMSNorm(config.output_size, eps=1e-6), config.output_scale)
+        self.norm = with_gain(RMSNorm(config.output_size, eps=1e-6), config.output_scale)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return stack_output_lengths(lengths, self.config.stack)

@@ -1,4 +1,5 @@
-"""A CPU run is reproducible bit for bit: the same seed gives the same losses and the same weights."""
+"""A CPU run is reproducible bit for bit: the same seed gives the same losses and the same weights, under
+any number of CPU threads."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ RECIPES = {
         {"ctc": 1.0, "lid_ctc": 0.2},
         ["adapter", "layers"],
     ),
+    # RMSNorm in three places
+    "stack_swiglu": ({"kind": "stack_swiglu"}, None, {"ce": 1.0}, ["adapter"]),
+    "conv_downsampler": ({"kind": "conv_downsampler"}, None, {"ce": 1.0}, ["adapter"]),
 }
 
 
@@ -57,12 +61,26 @@ def train_once(tiny_base_dirs, adapter: dict, lora: dict | None, losses: dict, g
     return result, weights
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_the_same_seed_trains_bit_identical_losses_and_weights(tiny_base_dirs, recipe: str) -> None:
+def with_threads(threads: int, train, *args):  # noqa: ANN001, ANN201
+    """``train(*args)`` with torch's CPU pool at ``threads``, then the pool as it was."""
     import torch
 
-    first, first_weights = train_once(tiny_base_dirs, *RECIPES[recipe])
-    second, second_weights = train_once(tiny_base_dirs, *RECIPES[recipe])
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return train(*args)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_the_same_seed_trains_bit_identical_losses_and_weights(tiny_base_dirs, recipe: str) -> None:
+    """Run twice, once on one thread and once on three (a worker with other cores than the last):
+    the kernels' parallel sums must not decide a single bit."""
+    import torch
+
+    first, first_weights = with_threads(1, train_once, tiny_base_dirs, *RECIPES[recipe])
+    second, second_weights = with_threads(3, train_once, tiny_base_dirs, *RECIPES[recipe])
 
     assert first.steps and first.steps == second.steps  # every step's loss and learning rate, exactly
 
