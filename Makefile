@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo real-demo test bench bench-validation bench-import-layouts bench-onnx install system-packages server-packages lint clean
+.PHONY: demo real-demo test bench bench-validation bench-import-layouts bench-onnx bench-gpu install system-packages server-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -42,6 +42,11 @@ bench: install
 
 bench-onnx: install
 	$(BIN)/python -m bench.speech_to_text
+
+# the GPU check (bf16 adapter training at a Whisper-small + 1B-LLM size, batched generation): on a GPU
+# machine, whose image has torch and transformers; `python -m bench.gpu --smoke` runs it tiny on a CPU
+bench-gpu:
+	python -m bench.gpu
 
 bench-validation: install
 	$(BIN)/python -m bench.validation
