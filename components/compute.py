@@ -61,13 +61,15 @@ def cgroup_quota(path: Path) -> int | None:
 
 
 def thread_count() -> int:
-    """``SPEECHALIGN_THREADS`` when set, else the usable cores.
+    """``SPEECHALIGN_THREADS`` when set, else the usable cores shared among the processes ``torchrun``
+    started on this machine (``LOCAL_WORLD_SIZE``), at least one each.
 
     Raises ValueError naming the variable when it is not a positive integer.
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
-        return usable_cores()
+        local = os.environ.get("LOCAL_WORLD_SIZE", "1")
+        return max(1, usable_cores() // (int(local) if local.isdigit() and int(local) > 0 else 1))
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{THREADS_ENV}={raw!r}: expected a positive whole number of threads")
     return int(raw)

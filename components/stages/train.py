@@ -19,6 +19,7 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.training.checkpoint import Checkpointer, TrainingStopped, fingerprint
+from components.training.distributed import World, join_world, leave_world
 from components.training.plots import plot_loss
 from components.training.trainer import Example, train_recipe
 from components.workspace import ADAPTER_DIR, ENCODED_DIR, TARGET_DIR, VALIDATED_DIR
@@ -78,6 +79,17 @@ def loss_csv(steps: list[dict[str, float]]) -> str:
 
 
 def main(params: Params) -> None:
+    """Train, and write the adapter, the loss log and plot and ``metrics/train.json``. Started by
+    ``torchrun --nproc-per-node N -m components.stages.train``, N processes train data-parallel and
+    the first writes the outputs (see :mod:`components.training.distributed`)."""
+    world = join_world()
+    try:
+        train_stage(params, world)
+    finally:
+        leave_world(world)
+
+
+def train_stage(params: Params, world: World) -> None:
     seed_everything(params.train.seed)
     sources = read_sources()
     train_params = params.train
@@ -98,14 +110,17 @@ def main(params: Params) -> None:
         CHECKPOINT_DIR,
         train_params.checkpoint_every,
         fingerprint(train_params, train, key, json.dumps(read_sources_record(), sort_keys=True)),
+        world,
     )
     # a time limit or a scheduler's stop is a SIGTERM: save where training is, then stop
     signal.signal(signal.SIGTERM, lambda *_: checkpoints.request_stop())
     try:
-        result = train_recipe(model, train, dev, train_params, checkpoints=checkpoints)
+        result = train_recipe(model, train, dev, train_params, checkpoints=checkpoints, world=world)
     except TrainingStopped as stopped:
         print(stopped, file=sys.stderr)
         raise SystemExit(STOPPED_EXIT) from None
+    if not world.main:  # the ranks hold the same weights: one writes them
+        return
     with atomic_directory(ADAPTER_DIR) as tmp:
         model.save_pretrained(tmp)
     write_text(LOSS_LOG, loss_csv(result.steps))

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from components.training.distributed import World
+
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -55,13 +57,16 @@ class Checkpointer:
     """Saves every ``every`` steps of a phase (and at its end) into ``directory``, and when asked to
     stop (:meth:`request_stop`, e.g. from a SIGTERM handler) saves at once and raises TrainingStopped.
 
-    ``every=0`` saves only when stopping.
+    ``every=0`` saves only when stopping. Among several training processes (``world``) every rank
+    reads the checkpoint, only the main rank writes it, and a stop asked of any rank stops all of them
+    after the same step.
     """
 
-    def __init__(self, directory: Path, every: int, key: str = "") -> None:
+    def __init__(self, directory: Path, every: int, key: str = "", world: World | None = None) -> None:
         self.path = Path(directory) / CHECKPOINT_FILE
         self.every = every
         self.key = key
+        self.world = world or World()
         self.stop_requested = False
 
     def request_stop(self) -> None:
@@ -80,7 +85,7 @@ class Checkpointer:
     def after_step(self, done: int, total: int, phase: str, make_state: Callable[[], dict[str, Any]]) -> None:
         """Called after each step (``done`` steps of ``total`` in ``phase``): save ``make_state()`` when
         due; on a stop request, save and raise TrainingStopped."""
-        if self.stop_requested:
+        if self.world.any(self.stop_requested):
             self.save(make_state())
             raise TrainingStopped(
                 f"train: stopped at step {done} of {total} of phase {phase}; checkpoint saved in "
@@ -90,6 +95,8 @@ class Checkpointer:
             self.save(make_state())
 
     def save(self, state: dict[str, Any]) -> None:
+        if not self.world.main:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".checkpoint.", suffix=".tmp")
         os.close(fd)
@@ -101,6 +108,8 @@ class Checkpointer:
 
     def clear(self) -> None:
         """Remove the checkpoint: the stage's outputs are written, nothing is left to resume."""
+        if not self.world.main:
+            return
         self.path.unlink(missing_ok=True)
         if self.path.parent.is_dir() and not any(self.path.parent.iterdir()):
             self.path.parent.rmdir()

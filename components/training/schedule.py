@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from components.training.distributed import World, average_gradients
+
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     """Multiplier of the peak learning rate at ``step`` (0-based)."""
@@ -38,12 +40,15 @@ def optimise(
     progress: bool = True,
     resume: dict[str, Any] | None = None,
     after_step: Callable[[int, dict[str, Any]], None] | None = None,
+    world: World | None = None,
 ) -> list[dict[str, float]]:
     """Run ``settings.steps`` AdamW steps on ``batch_loss(step)``; returns per-step loss and lr.
 
     Each step sums the gradients of ``settings.accumulation`` calls of ``batch_loss(step)`` (each loss
     divided by that count, so a step's gradient is their mean and the recorded loss its mean): the
-    gradient of a batch that many times larger, for one micro-batch's activation memory.
+    gradient of a batch that many times larger, for one micro-batch's activation memory. With a
+    ``world`` of several processes, the gradients and the loss are averaged over the ranks before the
+    step (see :mod:`components.training.distributed`).
 
     ``resume`` (a ``loop`` state passed to ``after_step`` earlier: optimiser, scheduler, history)
     continues a stopped loop at its next step. ``after_step(done, loop)`` runs after every step.
@@ -74,6 +79,9 @@ def optimise(
             loss = batch_loss(step) / settings.accumulation
             loss.backward()
             value += loss.item()
+        if world is not None and world.size > 1:
+            average_gradients(parameters, world)
+            value = world.average(torch.tensor(value, dtype=torch.float64)).item()
         torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
         optimiser.step()
         scheduler.step()

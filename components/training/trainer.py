@@ -28,6 +28,7 @@ from components.training.checkpoint import (
     set_rng_state,
     trainable_state,
 )
+from components.training.distributed import World, check_batch
 from components.training.losses import ctc_frames_needed
 from components.training.objective import ObjectiveSettings, batch_objective, objective_settings
 from components.training.schedule import OptimiserSettings, optimise
@@ -260,6 +261,7 @@ def train_recipe(
     params: TrainParams,
     progress: bool = True,
     checkpoints: Checkpointer | None = None,
+    world: World | None = None,
 ) -> TrainResult:
     """Run ``params.phases`` in order on the same trainables; AdamW with warm-up + cosine per phase.
 
@@ -268,8 +270,11 @@ def train_recipe(
     the backward pass. With ``checkpoints``, a checkpoint of the same params and data is resumed
     (weights, optimiser, scheduler, every generator, the sampler's position, what finished phases
     measured) and new ones are saved as the checkpointer says; the weights at the end are those of an
-    unstopped run.
+    unstopped run. In a ``world`` of several processes each rank trains on its share of every batch
+    and the ranks average their gradients (see :mod:`components.training.distributed`).
     """
+    world = world or World()
+    check_batch(params.batch_size, world)
     if not train:
         raise ValueError("train: no training examples (is the train split empty?)")
     check_phase_tasks(params.phases, train)
@@ -313,7 +318,8 @@ def train_recipe(
         )
 
         def step_loss(step: int, phase: PhaseParams = phase, sampler=sampler) -> torch.Tensor:
-            return batch_loss(model, sampler(step), phase.losses, params, loss_settings)["objective"]
+            batch = world.shard(sampler(step))  # every rank draws the global batch and keeps its rows
+            return batch_loss(model, batch, phase.losses, params, loss_settings)["objective"]
 
         resume = None
         if saved is not None and index == saved["phase"]:
@@ -338,9 +344,10 @@ def train_recipe(
             step_loss,
             settings,
             f"training: {phase.name}",
-            progress,
+            progress and world.main,
             resume=resume,
             after_step=after_step,
+            world=world,
         )
         model.eval()
         result.seconds = before + time.perf_counter() - start
