@@ -27,6 +27,7 @@ from components.modeling.encoder_states import clip_states, collate_states
 from components.modeling.layer_mix import LayerWeightedSum
 from components.modeling.prompted_llm import PromptedLLM
 from components.modeling.prompts import BLSP_TEMPLATE
+from components.reductions import fixed_order_mean
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter.safetensors"
@@ -407,5 +408,5 @@ def adapter_sizes(encoder: nn.Module, llm: nn.Module) -> dict[str, Any]:
     return {
         "input_size": encoder.hidden_size,
         "output_size": table.shape[1],
-        "output_scale": float(table.pow(2).mean().sqrt()),
+        "output_scale": float(fixed_order_mean(table.pow(2)).sqrt()),  # thread-count-free
     }

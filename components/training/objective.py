@@ -16,6 +16,7 @@ from transformers import PreTrainedTokenizerBase
 
 from components.modeling.prompts import text_ids
 from components.modeling.speech_llm import SpeechLLM, trim
+from components.reductions import fixed_order_mean
 from components.training.losses import (
     cif_quantity_loss,
     ctc_on_embedding_matrix,
@@ -61,7 +62,10 @@ def objective_settings(
 ) -> ObjectiveSettings:
     table = model.llm.get_input_embeddings().weight.detach()
     return ObjectiveSettings(
-        kl_temperature, eot_weight, blank_token_id(model.tokenizer, ctc_blank), float(table.pow(2).mean())
+        kl_temperature,
+        eot_weight,
+        blank_token_id(model.tokenizer, ctc_blank),
+        float(fixed_order_mean(table.pow(2))),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from components.training.distributed import World, average_gradients
+from components.training.grad_norm import clip_grad_norm
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -82,7 +83,7 @@ def optimise(
         if world is not None and world.size > 1:
             average_gradients(parameters, world)
             value = world.average(torch.tensor(value, dtype=torch.float64)).item()
-        torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+        clip_grad_norm(parameters, settings.grad_clip)  # a norm that does not follow the thread count
         optimiser.step()
         scheduler.step()
         history.append({"step": step, "loss": value, "lr": optimiser.param_groups[0]["lr"]})

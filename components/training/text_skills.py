@@ -22,6 +22,7 @@ from components.data.demo_corpus import DemoSentence
 from components.data.demo_grammar import Clause
 from components.data.languages import language_name
 from components.modeling.prompted_llm import PromptedLLM
+from components.reductions import fixed_order_mean
 from components.training.schedule import OptimiserSettings, optimise
 
 TASKS = ("repeat", "continue", "translate", "intent", "question")
@@ -102,7 +103,8 @@ def noisy_slots(
     """Add Gaussian noise to each sentence's embeddings, at a level drawn per example in [0, max_noise]."""
     if max_noise <= 0:
         return slots
-    rms = model.llm.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
+    # summed in a fixed order: the noise, and so the taught LLM, must not follow the thread count
+    rms = fixed_order_mean(model.llm.get_input_embeddings().weight.detach().pow(2)).sqrt()
     levels = torch.rand(len(slots), generator=generator) * max_noise * rms
     return [
         slot + level * torch.randn(slot.shape, generator=generator)
