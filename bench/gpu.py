@@ -5,10 +5,10 @@ one prompt at a time. One command, under 8 minutes on one H100/H200-class GPU:
     python -m bench.gpu --smoke    # tiny sizes, any CPU: what the test runs
 
 Sizes: a Whisper-small-sized encoder (12 layers, d_model 768, 80 mel bins, 30 s windows) and a
-1B-parameter Llama-config LLM (16 layers, hidden 2048, 32 heads, 8 key/value heads, FFN 8192, vocab
-128,256), random weights (the speed does not depend on them), frozen and in bf16 on the GPU; the
-project's BLSP adapter (``components.modeling.adapters``) trains in fp32 under bf16 autocast, with
-AdamW, the gradient reaching it through the frozen LLM as in every recipe.
+1.24B-parameter LLM of Llama 3.2 1B's shape (16 layers, hidden 2048, 32 heads, 8 key/value heads, FFN
+8192, vocab 128,256, tied embeddings), random weights (the speed does not depend on them), frozen
+and in bf16 on the GPU; the project's BLSP adapter (``components.modeling.adapters``) trains in fp32
+under bf16 autocast, with AdamW, the gradient reaching it through the frozen LLM as in every recipe.
 
 Printed: step time, LLM tokens per second, peak GPU memory and model FLOPs utilisation (MFU: the
 step's model FLOPs over the GPU's peak dense bf16 FLOPs), then generation tokens per second of greedy
@@ -39,18 +39,11 @@ FORBIDDEN = ("mlflow", "prefect", "dvc", "great_expectations", "pydantic", "vllm
 
 @dataclass(frozen=True)
 class Sizes:
-    encoder_layers: int
-    d_model: int
-    heads: int
-    ffn: int
-    mel_bins: int
+    """The encoder's and the LLM's transformers config fields, and the work of the timed runs."""
+
+    encoder: dict  # WhisperConfig fields (80 mel bins, the default)
+    llm: dict  # LlamaConfig fields
     frames: int  # log-mel frames per clip (Whisper: 3000 per 30 s)
-    llm_layers: int
-    hidden: int
-    llm_heads: int
-    kv_heads: int
-    intermediate: int
-    vocab: int
     batch: int
     prompt_tokens: int
     target_tokens: int
@@ -59,8 +52,14 @@ class Sizes:
     gen_new_tokens: int
 
 
-FULL = Sizes(12, 768, 12, 3072, 80, 3000, 16, 2048, 32, 8, 8192, 128256, 8, 32, 64, 12, 64, 64)
-SMOKE = Sizes(2, 64, 4, 128, 80, 400, 2, 64, 4, 2, 128, 512, 2, 8, 8, 2, 4, 6)
+WHISPER_SMALL = {"d_model": 768, "encoder_layers": 12, "encoder_attention_heads": 12, "encoder_ffn_dim": 3072}
+LLAMA_1B = {"hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8}
+FULL = Sizes(
+    WHISPER_SMALL, {**LLAMA_1B, "intermediate_size": 8192, "vocab_size": 128256}, 3000, 8, 32, 64, 12, 64, 64
+)
+TINY_ENCODER = {"d_model": 64, "encoder_layers": 2, "encoder_attention_heads": 4, "encoder_ffn_dim": 128}
+TINY_LLM = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2}
+SMOKE = Sizes(TINY_ENCODER, {**TINY_LLM, "intermediate_size": 128, "vocab_size": 512}, 400, 2, 8, 8, 2, 4, 6)
 
 
 def build(sizes: Sizes, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
@@ -72,31 +71,12 @@ def build(sizes: Sizes, device: torch.device) -> tuple[torch.nn.Module, torch.nn
 
     frozen_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     torch.manual_seed(0)
-    encoder = WhisperEncoder(
-        WhisperConfig(
-            d_model=sizes.d_model,
-            encoder_layers=sizes.encoder_layers,
-            encoder_attention_heads=sizes.heads,
-            encoder_ffn_dim=sizes.ffn,
-            num_mel_bins=sizes.mel_bins,
-            max_source_positions=sizes.frames // 2,
-        )
-    )
-    llm = LlamaForCausalLM(
-        LlamaConfig(
-            hidden_size=sizes.hidden,
-            num_hidden_layers=sizes.llm_layers,
-            num_attention_heads=sizes.llm_heads,
-            num_key_value_heads=sizes.kv_heads,
-            intermediate_size=sizes.intermediate,
-            vocab_size=sizes.vocab,
-            max_position_embeddings=4096,
-            tie_word_embeddings=False,
-        )
-    )
+    encoder = WhisperEncoder(WhisperConfig(**sizes.encoder, max_source_positions=sizes.frames // 2))
+    llm = LlamaForCausalLM(LlamaConfig(**sizes.llm, max_position_embeddings=4096, tie_word_embeddings=True))
     for frozen in (encoder, llm):
         frozen.to(device=device, dtype=frozen_dtype).eval().requires_grad_(False)
-    adapter = BlspAdapter(BlspAdapterConfig(input_size=sizes.d_model, output_size=sizes.hidden)).to(device)
+    config = BlspAdapterConfig(input_size=sizes.encoder["d_model"], output_size=sizes.llm["hidden_size"])
+    adapter = BlspAdapter(config).to(device)
     return encoder, llm, adapter
 
 
@@ -112,9 +92,14 @@ def synchronise(device: torch.device) -> None:
 def train_steps(sizes: Sizes, device: torch.device, encoder, llm, adapter) -> dict[str, float]:  # noqa: ANN001
     """Timed adapter training steps (after one warm-up step): seconds per step, tokens/s, peak memory."""
     generator = torch.Generator(device="cpu").manual_seed(1)
-    features = torch.randn(sizes.batch, sizes.mel_bins, sizes.frames, generator=generator).to(device)
-    prompt = torch.randint(0, sizes.vocab, (sizes.batch, sizes.prompt_tokens), generator=generator).to(device)
-    target = torch.randint(0, sizes.vocab, (sizes.batch, sizes.target_tokens), generator=generator).to(device)
+    mel_bins = encoder.config.num_mel_bins
+    features = torch.randn(sizes.batch, mel_bins, sizes.frames, generator=generator).to(device)
+    prompt = torch.randint(
+        0, sizes.llm["vocab_size"], (sizes.batch, sizes.prompt_tokens), generator=generator
+    ).to(device)
+    target = torch.randint(
+        0, sizes.llm["vocab_size"], (sizes.batch, sizes.target_tokens), generator=generator
+    ).to(device)
     optimiser = torch.optim.AdamW(adapter.parameters(), lr=1e-4)
     table = llm.get_input_embeddings()
     tokens = 0
@@ -158,7 +143,7 @@ def generation(sizes: Sizes, device: torch.device, llm) -> dict[str, float]:  # 
     """Greedy decoding of ``gen_prompts`` prompts: all in one left-padded batch, then one at a time."""
     generator = torch.Generator(device="cpu").manual_seed(2)
     lengths = [sizes.prompt_tokens + (3 * i) % 7 for i in range(sizes.gen_prompts)]
-    prompts = [torch.randint(1, sizes.vocab, (n,), generator=generator) for n in lengths]
+    prompts = [torch.randint(1, sizes.llm["vocab_size"], (n,), generator=generator) for n in lengths]
     settings = {
         "max_new_tokens": sizes.gen_new_tokens,
         "min_new_tokens": sizes.gen_new_tokens,  # random weights never stop early: equal work each way

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.labelled_utterances import labelled_utterances
+
 REPO = Path(__file__).resolve().parents[2]
 DVC = [sys.executable, "-m", "dvc"]
 
@@ -19,24 +21,10 @@ def eval_metrics(speech_spa: str) -> dict:
     """``eval.json`` as the evaluate stage writes it (score + transfer summary) for a small test split,
     the Spanish speech answers set to ``speech_spa`` and everything else the reference."""
     from components.config import EvaluateParams
-    from components.data.manifest import Utterance
     from components.evaluation.transfer import transfer_summary
     from components.evaluation.zero_shot import build_queries, score
 
-    utterances = [
-        Utterance(
-            id=f"{lang}_{i}",
-            audio=f"{i}.wav",
-            language=lang,
-            text=f"the cat sat on mat {i}",
-            duration_s=1.0,
-            sample_rate=16000,
-            split="test",
-            translation={"fra": f"le chat {i}"},
-            intent="movement" if i % 2 else "perception",
-        )
-        for i, lang in enumerate(["eng", "spa"] * 3)
-    ]
+    utterances = labelled_utterances(["eng", "spa"] * 3, "the cat sat on mat {i}")
     queries = build_queries(utterances, EvaluateParams())
     outputs = {c: [q.reference for q in queries] for c in ("speech", "shuffled", "untrained", "text")}
     outputs["speech"] = [speech_spa if q.task == "asr" and q.group == "spa" else q.reference for q in queries]

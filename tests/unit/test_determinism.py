@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.noise_examples import noise_examples
+from tests.threads import on_threads
 
 RECIPES = {
     # every loss and every trainable group, over three adapters: sampling, LoRA, CIF, a language head
@@ -61,26 +62,14 @@ def train_once(tiny_base_dirs, adapter: dict, lora: dict | None, losses: dict, g
     return result, weights
 
 
-def with_threads(threads: int, train, *args):  # noqa: ANN001, ANN201
-    """``train(*args)`` with torch's CPU pool at ``threads``, then the pool as it was."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return train(*args)
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_the_same_seed_trains_bit_identical_losses_and_weights(tiny_base_dirs, recipe: str) -> None:
     """Run twice, once on one thread and once on three (a worker with other cores than the last):
     the kernels' parallel sums must not decide a single bit."""
     import torch
 
-    first, first_weights = with_threads(1, train_once, tiny_base_dirs, *RECIPES[recipe])
-    second, second_weights = with_threads(3, train_once, tiny_base_dirs, *RECIPES[recipe])
+    first, first_weights = on_threads(1, train_once, tiny_base_dirs, *RECIPES[recipe])
+    second, second_weights = on_threads(3, train_once, tiny_base_dirs, *RECIPES[recipe])
 
     assert first.steps and first.steps == second.steps  # every step's loss and learning rate, exactly
 

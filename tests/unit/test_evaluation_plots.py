@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.labelled_utterances import labelled_utterances
+
 
 def test_confusion_rows_are_shares_of_each_reference_label() -> None:
     from components.evaluation.plots import confusion_shares
@@ -19,24 +21,10 @@ def test_every_scored_task_gets_its_figure(tmp_path) -> None:
     from PIL import Image
 
     from components.config import EvaluateParams
-    from components.data.manifest import Utterance
     from components.evaluation.plots import plot_evaluation
     from components.evaluation.zero_shot import build_queries, score
 
-    utterances = [
-        Utterance(
-            id=f"{lang}_{i}",
-            audio=f"{i}.wav",
-            language=lang,
-            text=f"the cat {i}",
-            duration_s=1.0,
-            sample_rate=16000,
-            split="test",
-            translation={"fra": f"le chat {i}"},
-            intent="movement" if i % 2 else "perception",
-        )
-        for i, lang in enumerate(["eng", "spa", "eng", "spa"])
-    ]
+    utterances = labelled_utterances(["eng", "spa", "eng", "spa"])
     queries = build_queries(utterances, EvaluateParams())
     outputs = {c: [q.reference for q in queries] for c in ("speech", "shuffled", "untrained", "text")}
     written = plot_evaluation(score(queries, outputs), queries, outputs, tmp_path)

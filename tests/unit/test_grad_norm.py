@@ -7,15 +7,7 @@ import torch
 
 from components.reductions import fixed_order_sum
 from components.training.grad_norm import clip_grad_norm
-
-
-def on_threads(threads: int, function, *args):  # noqa: ANN001, ANN201
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return function(*args)
-    finally:
-        torch.set_num_threads(before)
+from tests.threads import on_threads
 
 
 @pytest.mark.parametrize("size", [1, 1000, 1025, 100_000, 3_000_001])
