@@ -129,3 +129,13 @@ def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_ba
         for row in read_rows(workspace / "reports/eval/predictions.jsonl")
         if row["task"] == "asr"
     )
+
+    # the real LLM's decoder went to ONNX as prefill and step graphs over one copy of its weights (two
+    # copies of the 0.5B model's 2 GB, and the DVC cache's and each MLflow model's, filled CI's disk)
+    from tests.export.test_speech_to_text import assert_decoders_share_one_weights_file
+
+    onnx_dir = workspace / "models/onnx"
+    for directory in (onnx_dir, onnx_dir / "int8"):
+        assert_decoders_share_one_weights_file(directory)
+    export = json.loads((workspace / "metrics/export.json").read_text(encoding="utf-8"))
+    assert export["text"]["clips"] > 0 and export["int8"]["int8_bytes"] < export["int8"]["fp32_bytes"]

@@ -138,3 +138,23 @@ def test_a_cgroup_quota_caps_the_cores(tmp_path) -> None:
         limit.write_text(text)
         assert cgroup_quota(limit) == cores, text
     assert cgroup_quota(tmp_path / "missing") is None
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(tmp_path, monkeypatch) -> None:
+    import torch
+
+    from components import compute
+
+    amd = tmp_path / "epyc"
+    amd.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags\t: avx2\n")
+    sapphire = tmp_path / "sapphire"
+    sapphire.write_text("processor\t: 0\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert not compute.cpu_has_bf16(amd) and compute.cpu_has_bf16(sapphire)
+    assert not compute.cpu_has_bf16(tmp_path / "missing")  # no /proc (another OS): fp32
+
+    for has, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(compute, "native_bf16", lambda device_type="cpu", has=has: has)
+        assert compute.resolve_precision("auto") == expected
+        assert compute.resolve_precision("fp32") == "fp32" and compute.resolve_precision("bf16") == "bf16"
+        with compute.precision_scope("auto"):
+            assert torch.is_autocast_enabled("cpu") == (expected == "bf16")
