@@ -8,8 +8,9 @@ are what fills a GPU at long sequences and large LLMs.
 
 transformers' layers checkpoint only while their own ``training`` flag is set, and this project keeps
 the frozen LLM in eval mode (no dropout, a fixed function). So the flag is set on the decoder layer
-objects alone, not on the attention and MLP modules inside them, which stay in eval mode; the layer's
-own forward reads the flag only to decide whether to checkpoint.
+objects alone, not on the attention and MLP modules inside them, which stay in eval mode. A layer
+whose own ``forward`` reads the flag for more (OPT's, Falcon's and BioGPT's apply dropout there) would
+turn dropout on in the frozen LLM, so such an LLM is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def enable_checkpointing(llm: nn.Module) -> list[nn.Module]:
     (:func:`set_layers_training`).
 
     Raises:
-        ValueError: the LLM's architecture does not support gradient checkpointing in transformers.
+        ValueError: the LLM's architecture does not support gradient checkpointing in transformers, or
+            its layers read their training flag for dropout.
     """
     from transformers.modeling_layers import GradientCheckpointingLayer
 
@@ -32,6 +34,18 @@ def enable_checkpointing(llm: nn.Module) -> list[nn.Module]:
         raise ValueError(
             f"train.gradient_checkpointing: {type(core).__name__} does not support gradient checkpointing"
         )
+    reads_mode = sorted(
+        {
+            type(m).__name__
+            for m in core.modules()
+            if isinstance(m, GradientCheckpointingLayer) and forward_reads_training(type(m))
+        }
+    )
+    if reads_mode:
+        raise ValueError(
+            f"train.gradient_checkpointing: {', '.join(reads_mode)} reads its training flag in its own "
+            "forward (dropout), which checkpointing would switch on in the frozen LLM"
+        )
     core.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     layers = [
         m for m in core.modules() if isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing
@@ -39,6 +53,16 @@ def enable_checkpointing(llm: nn.Module) -> list[nn.Module]:
     if not layers:
         raise ValueError(f"train.gradient_checkpointing: {type(core).__name__} has no checkpointable layers")
     return layers
+
+
+def forward_reads_training(cls: type) -> bool:
+    """Whether a layer class's own ``forward`` (unwrapped) reads ``self.training``."""
+    import inspect
+
+    try:
+        return "self.training" in inspect.getsource(inspect.unwrap(cls.forward))
+    except (OSError, TypeError):  # no source to read: assume the worst
+        return True
 
 
 def set_layers_training(layers: list[nn.Module], mode: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.compute import precision_scope
+from components.compute import precision_scope, resolve_precision
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
 from components.modeling.base_models import read_sources, read_sources_record
@@ -96,7 +96,13 @@ def main(params: Params) -> None:
     shards = (
         ShardStore(
             SHARD_DIR,
-            run_key(generator, model.prompt_record(), t.max_new_tokens, t.precision, t.batch_size),
+            run_key(
+                generator,
+                model.prompt_record(),
+                t.max_new_tokens,
+                resolve_precision(t.precision),
+                t.batch_size,
+            ),
         )
         if model is not None
         else None

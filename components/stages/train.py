@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from components.atomic import atomic_directory, write_json, write_text
+from components.compute import resolve_precision
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, read_rows
 from components.data.state_store import load_states
@@ -109,7 +110,14 @@ def train_stage(params: Params, world: World) -> None:
     checkpoints = Checkpointer(
         CHECKPOINT_DIR,
         train_params.checkpoint_every,
-        fingerprint(train_params, train, key, json.dumps(read_sources_record(), sort_keys=True)),
+        # the precision as resolved here: ``auto`` is bf16 on one worker and fp32 on another
+        fingerprint(
+            train_params,
+            train,
+            key,
+            json.dumps(read_sources_record(), sort_keys=True),
+            resolve_precision(train_params.precision),
+        ),
         world,
     )
     # a time limit or a scheduler's stop is a SIGTERM: save where training is, then stop

@@ -87,6 +87,7 @@ class Checkpointer:
         due; on a stop request, save and raise TrainingStopped."""
         if self.world.any(self.stop_requested):
             self.save(make_state())
+            self.world.barrier()  # no rank exits (and has its launcher stop the others) before the save
             raise TrainingStopped(
                 f"train: stopped at step {done} of {total} of phase {phase}; checkpoint saved in "
                 f"{self.path.parent}: run the stage again to resume"

@@ -5,10 +5,13 @@ This is DistributedDataParallel's arithmetic (Li et al. 2020, "PyTorch Distribut
 the trainables only: the frozen encoder and LLM never have gradients, and the trainable groups change
 from phase to phase, which DDP's fixed set of parameters does not allow. Every rank builds the same
 model from the same seed and draws the same global batch from the same sampler; rank ``r`` of ``n``
-keeps rows ``r, r + n, …`` of it, so the ranks read different examples and together read exactly the
-batch one process would. The gradients are averaged in one all-reduce per step (one flat buffer), and
-so is the loss, so every rank logs the global batch's loss and takes the same step. ``gloo`` runs on
-CPUs (tests), ``nccl`` on GPUs.
+keeps rows ``r, r + n, …`` of it, so the ranks read different examples and together read the batch one
+process would. The gradients are averaged in one all-reduce per step (one flat buffer), and so is the
+loss, so every rank logs the same loss and takes the same step. Each rank's loss is the mean over its
+own rows' target tokens, so the average of the ranks' means equals one process's mean only where the
+shares hold equal token counts; elsewhere the step differs slightly. A parameter no rank gave a
+gradient keeps none, as in one process (AdamW leaves it, weight decay included). The trainer computes
+on the CPU, so the processes talk over ``gloo``; dropout draws the same streams on every rank (one seed).
 """
 
 from __future__ import annotations
@@ -66,14 +69,18 @@ class World:
 
 
 def average_gradients(parameters: Sequence[torch.nn.Parameter], world: World) -> None:
-    """Replace each parameter's gradient with its mean over the ranks (a missing one counts as zero),
-    in one all-reduce of a flat buffer."""
+    """Replace each parameter's gradient with its mean over the ranks (missing on one rank counts as
+    zero there), in one all-reduce of a flat buffer; a parameter no rank gave a gradient keeps none."""
     if world.size == 1:
         return
-    for parameter in parameters:
+    has_grad = world.average(torch.tensor([float(p.grad is not None) for p in parameters]))
+    used = [p for p, flag in zip(parameters, has_grad.tolist(), strict=True) if flag > 0]
+    for parameter in used:
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)
-    grads = [parameter.grad for parameter in parameters]
+    grads = [parameter.grad for parameter in used]
+    if not grads:
+        return
     flat = world.average(torch.cat([g.reshape(-1) for g in grads]))
     offset = 0
     for grad in grads:
@@ -96,14 +103,15 @@ def check_batch(batch_size: int, world: World) -> None:
 
 def join_world() -> World:
     """The world ``torchrun`` (or any launcher setting ``RANK`` and ``WORLD_SIZE``) started this process
-    in, its process group initialised (``nccl`` with CUDA, else ``gloo``); one process alone otherwise."""
+    in, its ``gloo`` process group initialised (the trainer's tensors are on the CPU, which NCCL does not
+    serve); one process alone otherwise."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World()
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("gloo")
     return World(dist.get_rank(), dist.get_world_size())
 
 

@@ -107,3 +107,21 @@ def test_an_llm_without_checkpointing_support_is_named(tiny_base_dirs) -> None:
 
     with pytest.raises(ValueError, match="train.gradient_checkpointing: Plain does not support"):
         enable_checkpointing(Plain())
+
+
+def test_an_llm_whose_layers_apply_dropout_themselves_is_refused() -> None:
+    """OPT's decoder layer reads its own training flag for dropout: checkpointing would turn it on."""
+    from transformers import OPTConfig, OPTForCausalLM
+
+    from components.modeling.activation_checkpointing import enable_checkpointing
+
+    config = OPTConfig(
+        vocab_size=64,
+        hidden_size=16,
+        num_hidden_layers=1,
+        ffn_dim=32,
+        num_attention_heads=2,
+        word_embed_proj_dim=16,
+    )
+    with pytest.raises(ValueError, match="OPTDecoderLayer reads its training flag"):
+        enable_checkpointing(OPTForCausalLM(config))
