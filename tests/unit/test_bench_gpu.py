@@ -30,3 +30,18 @@ def test_the_gpu_check_runs_at_smoke_size_and_imports_only_what_the_gpu_image_ha
     # greedy decoding of a batch gives each prompt what it gets alone (left padding, masked)
     assert generate[3] == generate[4], out
     assert "modules the GPU image lacks, loaded: none" in out
+
+
+def test_a_device_it_cannot_use_is_one_line() -> None:
+    for device in ("nonsense", "cuda"):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.gpu", "--smoke", "--device", device],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        if device == "cuda" and done.returncode == 0:
+            continue  # a machine with a GPU runs it
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith("gpu.py: error: ")
