@@ -1,4 +1,5 @@
-"""How a stage computes: the autocast precision of its forward passes and the CPU threads it uses.
+"""How a stage computes: the device it runs on, the autocast precision of its forward passes and the
+CPU threads it uses.
 
 Weights stay in float32 whatever the precision ("master weights": the optimiser updates fp32
 parameters); ``bf16`` runs matrix products inside ``torch.autocast`` (PyTorch's automatic mixed
@@ -17,9 +18,13 @@ import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import torch
 
 Precision = Literal["fp32", "bf16", "auto"]
+Device = Literal["auto", "cpu", "cuda"]
 THREADS_ENV = "SPEECHALIGN_THREADS"
 CPU_INFO = Path("/proc/cpuinfo")
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # Linux's names for the CPU's bf16 instructions
@@ -54,6 +59,23 @@ def resolve_precision(precision: Precision, device_type: str = "cpu") -> Literal
     if precision == "auto":
         return "bf16" if native_bf16(device_type) else "fp32"
     return precision
+
+
+def resolve_device(device: Device, option: str) -> torch.device:
+    """``auto`` as a CUDA GPU where torch sees one, else the CPU. The GPU is ``cuda:LOCAL_RANK``, so
+    each process ``torchrun`` starts on a machine takes its own.
+
+    Raises:
+        ValueError: ``cuda`` where torch sees no CUDA device, naming ``option`` (e.g. ``train.device``).
+    """
+    import torch
+
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(f"{option}: cuda, but torch sees no CUDA device here (use auto or cpu)")
+    local = os.environ.get("LOCAL_RANK", "0")
+    return torch.device("cuda", int(local) if local.isdigit() else 0)
 
 
 @contextlib.contextmanager

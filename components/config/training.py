@@ -6,7 +6,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from components.compute import Precision
+from components.compute import Device, Precision
 from components.config.base import OptionProblems, Section
 
 RecipeName = Literal["blsp", "bloomzmms", "speechverse", "wav2prompt"]
@@ -37,6 +37,7 @@ class TargetsParams(Section):
     max_new_tokens: int = Field(24, gt=0, le=512)
     batch_size: int = Field(16, gt=0)
     precision: Precision = "fp32"  # of the LLM's forward passes while it writes targets
+    device: Device = "auto"  # where the LLM writes them: auto is a CUDA GPU where torch sees one
 
 
 class AdapterParams(Section):
@@ -119,6 +120,7 @@ class TrainParams(Section):
     # the ctc loss: the LLM special token used as CTC blank, by role (pad/eos/bos/unk) or as spelled
     ctc_blank: str = Field("pad", min_length=1)
     precision: Precision = "fp32"  # of every forward pass; the weights that train stay float32
+    device: Device = "auto"  # where training runs: auto is a CUDA GPU where torch sees one, else the CPU
     checkpoint_every: int = Field(50, ge=0)  # steps between checkpoints (0: only when stopped)
     # micro-batches of batch_size whose gradients make one optimiser step (the batch a step sees)
     gradient_accumulation_steps: int = Field(1, ge=1)

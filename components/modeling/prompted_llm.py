@@ -73,7 +73,11 @@ class PromptedLLM(nn.Module):
     def text_slots(self, texts: Sequence[str]) -> list[torch.Tensor]:
         """Token embeddings of transcripts, placed where speech would go."""
         table = self.llm.get_input_embeddings()
-        return [table(torch.tensor(text_ids(self.tokenizer, t), dtype=torch.long)) for t in texts]
+        ids = [
+            torch.tensor(text_ids(self.tokenizer, t), dtype=torch.long, device=table.weight.device)
+            for t in texts
+        ]
+        return [table(row) for row in ids]
 
     # -- the prompt splice ------------------------------------------------------------------------
 
@@ -86,28 +90,29 @@ class PromptedLLM(nn.Module):
     ) -> SplicedBatch:
         """Build ``[prefix][slot][suffix][target]`` per example, pad, and label only target tokens."""
         table = self.llm.get_input_embeddings()
+        device = table.weight.device  # every tensor of the batch is built where the LLM is
         rows, labels = [], []
         for index, (instruction, slot) in enumerate(zip(instructions, slots, strict=True)):
             ids = prompt_ids(self.tokenizer, instruction, self.template, self.system_prompt)
             target = (
                 target_ids(self.tokenizer, targets[index], self.end_of_turn) if targets is not None else []
             )
-            prefix = table(torch.tensor(ids.prefix, dtype=torch.long))
-            suffix = table(torch.tensor(ids.suffix + target, dtype=torch.long))
+            prefix = table(torch.tensor(ids.prefix, dtype=torch.long, device=device))
+            suffix = table(torch.tensor(ids.suffix + target, dtype=torch.long, device=device))
             rows.append(torch.cat([prefix, slot.to(prefix.dtype), suffix]))
             context = len(ids.prefix) + slot.shape[0] + len(ids.suffix)
             labels.append([IGNORE_INDEX] * context + target)
         width = max(row.shape[0] for row in rows)
         hidden = rows[0].shape[1]
         embeds = rows[0].new_zeros(len(rows), width, hidden)
-        attention = torch.zeros(len(rows), width, dtype=torch.long)
-        label_tensor = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        attention = torch.zeros(len(rows), width, dtype=torch.long, device=device)
+        label_tensor = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long, device=device)
         for index, row in enumerate(rows):
             n = row.shape[0]
             span = slice(0, n) if padding_side == "right" else slice(width - n, width)
             embeds[index, span] = row
             attention[index, span] = 1
-            label_tensor[index, span] = torch.tensor(labels[index], dtype=torch.long)
+            label_tensor[index, span] = torch.tensor(labels[index], dtype=torch.long, device=device)
         return SplicedBatch(embeds, attention, label_tensor if targets is not None else None)
 
     # -- training and generation ----------------------------------------------------------------

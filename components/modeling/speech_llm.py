@@ -25,6 +25,7 @@ from components.modeling.adapter_registry import DERIVED_FIELDS, adapter_from_co
 from components.modeling.encoder import SpeechEncoder, encoder_features, length_mask, speech_encoder
 from components.modeling.encoder_states import clip_states, collate_states
 from components.modeling.layer_mix import LayerWeightedSum
+from components.modeling.placement import model_device
 from components.modeling.prompted_llm import PromptedLLM
 from components.modeling.prompts import BLSP_TEMPLATE
 from components.reductions import fixed_order_mean
@@ -221,7 +222,7 @@ class SpeechLLM(PromptedLLM):
         out_dir.mkdir(parents=True, exist_ok=True)
 
         def tensors(module: nn.Module) -> dict[str, torch.Tensor]:
-            return {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+            return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
         save_file(tensors(self.speech.adapter), out_dir / ADAPTER_WEIGHTS, metadata={"format": "pt"})
         if self.speech.layer_mix is not None:
@@ -394,7 +395,8 @@ class SpeechLLM(PromptedLLM):
 
     def state_slots(self, states: Sequence[np.ndarray]) -> list[torch.Tensor]:
         """Speech embeddings per clip from encoder states computed before: a list of (S_i, H)."""
-        return trim(self.speech.adapt(*collate_states(states)))
+        device = model_device(self)
+        return trim(self.speech.adapt(*(t.to(device) for t in collate_states(states))))
 
 
 def trim(out: AdapterOutput) -> list[torch.Tensor]:

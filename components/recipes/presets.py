@@ -18,6 +18,9 @@ from components.params_file import update_params
 PRESET_DIR = Path(__file__).parent
 
 
+COMPUTE_KEYS = ("precision", "device")  # of targets: how they are computed, kept across recipes
+
+
 def load_preset(name: str) -> dict[str, Any]:
     """The preset's settings by dotted key: targets, train.adapter, train.lora, train.phases."""
     if name not in RECIPES:
@@ -37,8 +40,7 @@ def apply_recipe(params_path: str | Path, name: str) -> Params:
     preset = load_preset(name)
     if Path(params_path).is_file():  # how targets are computed is the user's, not the recipe's
         kept = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
-        precision = (kept.get("targets") or {}).get("precision")
-        if precision is not None:
-            preset["targets"] = {**preset["targets"], "precision": precision}
+        compute = {k: v for k, v in (kept.get("targets") or {}).items() if k in COMPUTE_KEYS}
+        preset["targets"] = {**preset["targets"], **compute}
     # each key replaced whole: a mapping left over from another recipe (the old adapter's options) is wrong
     return update_params(params_path, {"recipe": name, **preset}, replace=tuple(preset))

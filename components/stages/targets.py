@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.compute import precision_scope, resolve_precision
+from components.compute import precision_scope, resolve_device, resolve_precision
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
 from components.modeling.base_models import read_sources, read_sources_record
+from components.modeling.placement import place_model
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
@@ -76,8 +77,10 @@ def split_targets(
 
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
+    t = params.targets
+    writes = t.source in ("continuation", "multi_instruction")
+    device = resolve_device(t.device, "targets.device") if writes else None  # before any model is loaded
     sources = read_sources()
-    writes = params.targets.source in ("continuation", "multi_instruction")
     model = (
         SpeechLLM.from_base(
             sources.encoder,
@@ -88,10 +91,12 @@ def main(params: Params) -> None:
         if writes
         else None
     )
+    if model is not None and device is not None:
+        place_model(model, device, t.precision)
     generator = sources.model_id("llm", read_sources_record()["llm"])  # as params name it, + sha256
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
-    t = params.targets
+    device_type = device.type if device is not None else "cpu"
     # a killed run resumes: what decides a batch's text names its file (the batch itself adds its prompts)
     shards = (
         ShardStore(
@@ -100,15 +105,16 @@ def main(params: Params) -> None:
                 generator,
                 model.prompt_record(),
                 t.max_new_tokens,
-                resolve_precision(t.precision),
+                resolve_precision(t.precision, device_type),
                 t.batch_size,
+                device_type,
             ),
         )
         if model is not None
         else None
     )
     for split, utterances in splits.items():
-        with precision_scope(params.targets.precision):
+        with precision_scope(t.precision, device_type):
             rows, dropped = split_targets(params, utterances, languages, model, generator, shards)
         empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})

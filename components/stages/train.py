@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from components.atomic import atomic_directory, write_json, write_text
-from components.compute import resolve_precision
+from components.compute import resolve_device, resolve_precision
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, read_rows
 from components.data.state_store import load_states
 from components.modeling.base_models import read_sources, read_sources_record
 from components.modeling.encoder_states import encoder_key
+from components.modeling.placement import place_model
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
@@ -92,8 +93,9 @@ def main(params: Params) -> None:
 
 def train_stage(params: Params, world: World) -> None:
     seed_everything(params.train.seed)
-    sources = read_sources()
     train_params = params.train
+    device = resolve_device(train_params.device, "train.device")  # before any model is loaded
+    sources = read_sources()
     manifests = {split: read_manifest(split, VALIDATED_DIR) for split in ("train", "dev")}
     model = SpeechLLM.from_base(
         sources.encoder,
@@ -107,16 +109,18 @@ def train_stage(params: Params, world: World) -> None:
     )
     key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
     train, dev = (load_examples(split, manifests[split], key) for split in ("train", "dev"))
+    place_model(model, device, train_params.precision)  # after the key: it hashes the fp32 encoder
     checkpoints = Checkpointer(
         CHECKPOINT_DIR,
         train_params.checkpoint_every,
-        # the precision as resolved here: ``auto`` is bf16 on one worker and fp32 on another
+        # device and precision as resolved here: ``auto`` is a GPU in bf16 on one worker, fp32 CPU on another
         fingerprint(
             train_params,
             train,
             key,
             json.dumps(read_sources_record(), sort_keys=True),
-            resolve_precision(train_params.precision),
+            device.type,
+            resolve_precision(train_params.precision, device.type),
         ),
         world,
     )

@@ -83,7 +83,7 @@ def batch_objective(
     """Every named loss term and ``objective`` = Σ weight × term; ``languages`` (one per row) only
     for ``lid_ctc``."""
     token_ids = [text_ids(model.tokenizer, text) for text in texts]
-    counts = torch.tensor([len(ids) for ids in token_ids])
+    counts = torch.tensor([len(ids) for ids in token_ids], device=states.device)
     # CIF fires one vector per transcript token when told how many; other adapters ignore the counts.
     out = model.speech.adapt(states, state_mask, counts)
     table = model.llm.get_input_embeddings().weight
@@ -107,7 +107,8 @@ def batch_objective(
             out.embeds, out.mask, table, token_ids, blank_id=settings.blank_id
         )
     if "mse" in losses:
-        wanted = [table[torch.tensor(ids, dtype=torch.long)].detach() for ids in token_ids]
+        rows = [torch.tensor(ids, dtype=torch.long, device=table.device) for ids in token_ids]
+        wanted = [table[row].detach() for row in rows]
         terms["mse"] = embedding_mse(
             out.embeds, out.mask, wanted, counts, scale=settings.embedding_mean_square
         )

@@ -19,6 +19,7 @@ import torch
 from components.compute import precision_scope
 from components.config import PhaseParams, TrainParams
 from components.modeling.encoder_states import collate_states
+from components.modeling.placement import model_device
 from components.modeling.prompts import text_ids
 from components.modeling.speech_llm import SpeechLLM
 from components.training.checkpoint import (
@@ -176,11 +177,13 @@ def batch_loss(
 ) -> dict[str, torch.Tensor]:
     """The batch's loss terms; ``settings`` resolved once per run (from ``params`` when not given).
 
-    The forward passes run in ``params.precision``; the backward pass follows the dtypes they chose.
+    The batch is built on the model's device; the forward passes run in ``params.precision``, the
+    backward pass follows the dtypes they chose.
     """
     settings = settings or run_settings(model, params)
-    states, mask = collate_states([e.states for e in batch])
-    with precision_scope(params.precision):
+    device = model_device(model)
+    states, mask = (t.to(device) for t in collate_states([e.states for e in batch]))
+    with precision_scope(params.precision, device.type):
         return batch_objective(
             model,
             states,

@@ -134,16 +134,25 @@ def test_the_real_run_shares_its_step_budget_over_the_phases() -> None:
     assert share_steps([20, 10], 60) == [20, 10]  # within the budget: kept as planned
 
 
-def test_a_recipe_keeps_the_users_targets_precision(tmp_path: Path) -> None:
+def test_a_recipe_keeps_the_users_targets_precision_and_device(tmp_path: Path) -> None:
     from components.params_file import update_params
     from components.recipes.presets import apply_recipe
 
     params = tmp_path / "params.yaml"
     shutil.copy(REPO / "params.yaml", params)
-    update_params(params, {"targets.precision": "bf16", "train.precision": "bf16"})
+    update_params(
+        params,
+        {
+            "targets.precision": "bf16",
+            "train.precision": "bf16",
+            "targets.device": "cpu",
+            "train.device": "cpu",
+        },
+    )
     applied = apply_recipe(params, "bloomzmms")
     assert applied.targets.source == "multi_instruction"
     assert (applied.targets.precision, applied.train.precision) == ("bf16", "bf16")
+    assert (applied.targets.device, applied.train.device) == ("cpu", "cpu")
 
 
 def test_the_real_run_caps_warm_up_at_a_third_of_its_shortest_phase(tmp_path: Path) -> None:
