@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo real-demo test bench bench-validation bench-import-layouts bench-onnx bench-gpu install system-packages server-packages lint clean
+.PHONY: demo real-demo test bench bench-training bench-validation bench-import-layouts bench-onnx bench-gpu install system-packages server-packages lint clean
 
 demo: install
 	$(BIN)/speechalign retrain
@@ -34,11 +34,28 @@ real-demo: install
 test: install server-packages
 	$(BIN)/python -m pytest -q
 
-bench: install
+# every ratio; the training and generation ones run on the workspace `make demo` leaves in `.` (a
+# no-op retrain when it is there already), and the no-op retrain one makes a workspace of its own at
+# the demo's size (about 25 minutes; BENCH_RETRAIN="--sentences 60 --steps 200" for a quick pass)
+BENCH_RETRAIN ?=
+bench: demo
 	$(BIN)/python -m bench.speech_path
 	$(BIN)/python -m bench.validation
 	$(BIN)/python -m bench.import_layouts
 	$(BIN)/python -m bench.speech_to_text
+	$(BIN)/python -m bench.target_engine
+	$(BIN)/python -m bench.trainer_step
+	$(BIN)/python -m bench.encoder_cache
+	$(BIN)/python -m bench.target_logits
+	$(BIN)/python -m bench.precision
+	$(BIN)/python -m bench.noop_retrain $(BENCH_RETRAIN)
+
+# the training and target-generation ratios alone, on the workspace `make demo` left in `.`
+bench-training: install
+	$(BIN)/python -m bench.target_engine
+	$(BIN)/python -m bench.trainer_step
+	$(BIN)/python -m bench.encoder_cache
+	$(BIN)/python -m bench.precision
 
 bench-onnx: install
 	$(BIN)/python -m bench.speech_to_text

@@ -22,20 +22,34 @@ class TrainingSetup:
     audio: dict[str, Path]
 
 
-def load_training(workspace: Path, batches: int) -> TrainingSetup:
-    """Changes into ``workspace`` (whose ``encode`` stage has run) and loads its base models, its
-    stored training states and the first phase's objective; ``plan`` is the first ``batches``
-    batches the trainer's sampler draws."""
+def require(workspace: Path, *outputs: str) -> None:
+    """Stop in one line unless the workspace holds every one of ``outputs`` (stage outputs)."""
+    missing = [name for name in outputs if not (workspace / name).exists()]
+    if missing:
+        raise SystemExit(
+            f"{workspace.resolve()}: no {', '.join(missing)}; run `make demo` (or `speechalign retrain`) "
+            "there first"
+        )
+
+
+def workspace_model(workspace: Path) -> tuple[Any, Any, dict[str, list[Any]]]:
+    """Changes into ``workspace`` (whose ``validate`` stage has run) and builds its speech LLM from
+    its base models as the ``train`` stage does: ``(model, params, manifests by split)``.
+
+    Raises:
+        SystemExit: the workspace has no validated manifests yet (one line: run ``make demo``).
+    """
+    require(workspace, "data/validated")
     os.chdir(workspace)
+    from components.compute import set_threads
     from components.config import load_params
-    from components.data.manifest import DATA_ROOT, read_manifest
+    from components.data.manifest import read_manifest
     from components.modeling.base_models import read_sources
-    from components.modeling.encoder_states import encoder_key
     from components.modeling.speech_llm import SpeechLLM
-    from components.stages.train import corpus_languages, load_examples
-    from components.training.trainer import run_settings, task_sampler
+    from components.stages.train import corpus_languages
     from components.workspace import VALIDATED_DIR
 
+    set_threads()  # as the stages do: one thread per usable core, or SPEECHALIGN_THREADS
     torch.manual_seed(0)
     params = load_params()
     sources = read_sources()
@@ -50,6 +64,19 @@ def load_training(workspace: Path, batches: int) -> TrainingSetup:
         corpus_languages(manifests),
         system_prompt=sources.system_prompt,
     )
+    return model, params, manifests
+
+
+def load_training(workspace: Path, batches: int) -> TrainingSetup:
+    """The workspace's model (:func:`workspace_model`), its stored training states and the first
+    phase's objective; ``plan`` is the first ``batches`` batches the trainer's sampler draws."""
+    require(workspace, "data/encoded", "data/targets")
+    from components.data.manifest import DATA_ROOT
+    from components.modeling.encoder_states import encoder_key
+    from components.stages.train import load_examples
+    from components.training.trainer import run_settings, task_sampler
+
+    model, params, manifests = workspace_model(workspace)
     key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
     examples = load_examples("train", manifests["train"], key)
     draw = task_sampler(examples, {"*": 1.0}, params.train.batch_size, params.train.seed)

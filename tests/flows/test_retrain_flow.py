@@ -113,6 +113,30 @@ def test_models_and_lineage_commands_show_the_version(prefect_harness, workspace
     assert lineage["validation"]["success"] is True and lineage["validation"]["rows"] > 0
 
 
+def test_the_training_benchmarks_measure_on_the_workspace(workspace: Path, monkeypatch, capsys) -> None:
+    import re
+
+    from bench import precision, target_engine, trainer_step
+
+    monkeypatch.chdir(workspace)  # the benches change into the workspace; this puts the cwd back
+    trainer_step.main(workspace, 2)
+    precision.main(workspace, 1)
+    target_engine.main(workspace, 6)
+    out = capsys.readouterr().out
+    for ratio in ("trainer / hand loop", r"speed-up \(fp32 / bf16\)", r"speed-up \(one by one / engine\)"):
+        assert re.search(ratio + r": \d+\.\d+x", out), out
+    asked = re.search(r"target engine, .*: (\d+) transcripts", out)
+    same = re.search(r"same text: (\d+) of (\d+)", out)
+    assert asked and same and same.group(1) == same.group(2) == asked.group(1), out  # greedy: the same text
+
+
+def test_a_benchmark_on_a_workspace_without_encoder_states_says_what_to_run(tmp_path: Path) -> None:
+    from bench import trainer_step
+
+    with pytest.raises(SystemExit, match=r"no data/encoded, data/targets; run `make demo`"):
+        trainer_step.main(tmp_path, 2)
+
+
 def test_the_onnx_export_is_a_logged_model_of_its_own_linked_to_the_version(workspace: Path) -> None:
     import re
 
