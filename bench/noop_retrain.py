@@ -6,9 +6,9 @@ folder of their own, its own git repo, DVC cache, MLflow store and Prefect home)
 second finds every stage's inputs unchanged, so DVC reruns nothing and nothing is registered. Prints
 both wall times and their ratio; nothing here asserts a time.
 
-``--sentences N`` and ``--steps N`` shrink the embedded demo (sentences per language, steps of each
-training phase) for a quicker pass; without them the workspace uses the project's params as
-``make demo`` does (about 20 minutes on two cores).
+``--sentences N`` and ``--steps N`` shrink the embedded demo (sentences per language, steps of the
+demo LLM's text skills and of each training phase) for a quicker pass; without them the workspace
+uses the project's params as ``make demo`` does (about 20 minutes on two cores).
 Run: ``python -m bench.noop_retrain [--sentences N] [--steps N] [--keep DIR]``.
 """
 
@@ -26,10 +26,12 @@ import yaml
 
 
 def shrink(params: dict, sentences: int | None, steps: int | None) -> dict:
-    """``params`` with ``sentences`` per language and ``steps`` per training phase, where given."""
+    """``params`` with ``sentences`` per language and ``steps`` in each training loop (the demo LLM's
+    text skills and every phase), where given."""
     if sentences is not None:
         params["prepare"]["sentences_per_language"] = sentences
     if steps is not None:
+        params["prepare"]["text_skills"]["steps"] = steps
         for phase in params["train"]["phases"]:
             phase["steps"] = steps
     return params
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m bench.noop_retrain", description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, help="sentences per language (default: params.yaml's)")
-    parser.add_argument("--steps", type=int, help="steps of each training phase (default: params.yaml's)")
+    parser.add_argument("--steps", type=int, help="steps of each training loop (default: params.yaml's)")
     parser.add_argument("--keep", type=Path, help="make the workspace here and keep it")
     args = parser.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="speechalign-noop-"))
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(root, ignore_errors=True)
     print(
         f"no-op retrain, {params['prepare']['sentences_per_language']} sentences per language, "
+        f"text skills {params['prepare']['text_skills']['steps']} steps, "
         f"phases of {[p['steps'] for p in params['train']['phases']]} steps"
     )
     print(f"  full retrain   {full:8.1f} s")
