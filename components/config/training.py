@@ -38,6 +38,8 @@ class TargetsParams(Section):
     batch_size: int = Field(16, gt=0)
     precision: Precision = "fp32"  # of the LLM's forward passes while it writes targets
     device: Device = "auto"  # where the LLM writes them: auto is a CUDA GPU where torch sees one
+    engine: Literal["hf", "vllm"] = "hf"  # vllm: on a GPU machine, in a worker process
+    vllm_python: str | None = None  # the interpreter of an environment with vLLM (default: this one)
 
 
 class AdapterParams(Section):

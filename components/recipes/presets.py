@@ -18,7 +18,12 @@ from components.params_file import update_params
 PRESET_DIR = Path(__file__).parent
 
 
-COMPUTE_KEYS = ("precision", "device")  # of targets: how they are computed, kept across recipes
+COMPUTE_KEYS = (
+    "precision",
+    "device",
+    "engine",
+    "vllm_python",
+)  # of targets: how they are computed, kept across recipes
 
 
 def load_preset(name: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from components.compute import precision_scope, resolve_device, resolve_precision
 from components.config import Params
@@ -18,10 +19,12 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
+from components.targets.generation import Engine
 from components.targets.multi_instruction import multi_instruction_targets
 from components.targets.rows import GeneratedRows, asr_targets
 from components.targets.shards import ShardStore, run_key
 from components.targets.task_data import task_targets
+from components.targets.vllm_engine import VllmEngine, vllm_dtype
 from components.workspace import TARGET_DIR, VALIDATED_DIR
 
 TARGET_SPLITS = ("train", "dev")
@@ -40,13 +43,21 @@ def split_targets(
     model: SpeechLLM | None,
     llm: str,
     shards: ShardStore | None = None,
+    engine: Engine | None = None,
 ) -> GeneratedRows:
     """The split's rows, and how many generated answers came out empty and were dropped; generated
-    batches are saved to and read back from ``shards``."""
+    batches are written by ``engine`` (default: the HF engine), saved to and read back from ``shards``."""
     t = params.targets
     if t.source == "continuation":
         rows = continuation_targets(
-            model, utterances, t.instruction, t.max_new_tokens, t.batch_size, generator_id=llm, shards=shards
+            model,
+            utterances,
+            t.instruction,
+            t.max_new_tokens,
+            t.batch_size,
+            generator_id=llm,
+            shards=shards,
+            engine=engine,
         )
         return GeneratedRows(rows, 0)
     if t.source == "multi_instruction":
@@ -62,6 +73,7 @@ def split_targets(
             seed=params.train.seed,
             generator_id=llm,
             shards=shards,
+            engine=engine,
         )
         return generated
     if t.source == "tasks":
@@ -91,8 +103,28 @@ def main(params: Params) -> None:
         if writes
         else None
     )
+    engine = None
     if model is not None and device is not None:
-        place_model(model, device, t.precision)
+        if (
+            t.engine == "vllm"
+        ):  # vLLM holds the GPU's weights; the HF model stays on the CPU for its tokenizer
+            engine = VllmEngine(
+                model, sources.llm, vllm_dtype(t.precision, device.type), params.train.seed, t.vllm_python
+            )
+        else:
+            place_model(model, device, t.precision)
+    try:
+        write_targets(params, sources, model, device, engine)
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def write_targets(
+    params: Params, sources: Any, model: SpeechLLM | None, device: Any, engine: Engine | None
+) -> None:
+    """Every split's target rows into ``data/targets``, resuming from the batches a stopped run saved."""
+    t = params.targets
     generator = sources.model_id("llm", read_sources_record()["llm"])  # as params name it, + sha256
     splits = {split: read_manifest(split, VALIDATED_DIR) for split in TARGET_SPLITS}
     languages = sorted({u.language for rows in splits.values() for u in rows})  # the corpus's own
@@ -108,6 +140,7 @@ def main(params: Params) -> None:
                 resolve_precision(t.precision, device_type),
                 t.batch_size,
                 device_type,
+                t.engine,
             ),
         )
         if model is not None
@@ -115,7 +148,9 @@ def main(params: Params) -> None:
     )
     for split, utterances in splits.items():
         with precision_scope(t.precision, device_type):
-            rows, dropped = split_targets(params, utterances, languages, model, generator, shards)
+            rows, dropped = split_targets(
+                params, utterances, languages, model, generator, shards, engine=engine
+            )
         empty = len([row for row in rows if not row["target"].strip()]) + dropped
         tasks = sorted({row["task"] for row in rows})
         write_rows(TARGET_DIR / f"{split}.jsonl", rows)

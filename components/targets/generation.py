@@ -7,7 +7,7 @@ greedily with a bounded length, in left-padded batches of similar length in a fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,21 @@ class Request:
     key: str
     instruction: str
     text: str
+
+
+# writes one batch: (requests, max_new_tokens) -> each request's greedy answer, in order
+Engine = Callable[[Sequence[Request], int], list[str]]
+
+
+def hf_engine(model: Any) -> Engine:
+    """The Hugging Face engine: the transcript's token embeddings in the speech slot, one left-padded
+    batch through ``generate`` with the KV cache (:meth:`PromptedLLM.generate`)."""
+
+    def write(requests: Sequence[Request], max_new_tokens: int) -> list[str]:
+        slots = model.text_slots([r.text for r in requests])
+        return model.generate([r.instruction for r in requests], slots, max_new_tokens)
+
+    return write
 
 
 def decoding_settings(max_new_tokens: int) -> dict[str, Any]:
@@ -41,8 +56,10 @@ def greedy_outputs(
     desc: str = "writing targets",
     progress: bool = True,
     shards: ShardStore | None = None,
+    engine: Engine | None = None,
 ) -> list[str]:
-    """The LLM's greedy output for each request, in the order of ``requests``.
+    """The LLM's greedy output for each request, in the order of ``requests``, written by ``engine``
+    (default :func:`hf_engine`; :mod:`components.targets.vllm_engine` on a GPU machine).
 
     Longest prompt first, so similar lengths share a batch and little padding is decoded; ties are
     broken by key, so the batches (and thus the outputs) are the same in every run. With ``shards``,
@@ -51,6 +68,7 @@ def greedy_outputs(
     """
     from tqdm import tqdm
 
+    write = engine or hf_engine(model)
     order = sorted(
         range(len(requests)),
         key=lambda i: (-(len(requests[i].instruction) + len(requests[i].text)), requests[i].key, i),
@@ -61,8 +79,7 @@ def greedy_outputs(
         members = [requests[i] for i in batch]
         answers = shards.load(members) if shards is not None else None
         if answers is None:
-            slots = model.text_slots([r.text for r in members])
-            answers = model.generate([r.instruction for r in members], slots, max_new_tokens)
+            answers = write(members, max_new_tokens)
             if shards is not None:
                 shards.save(members, answers)
         outputs.update(zip(batch, answers, strict=True))

@@ -16,7 +16,7 @@ from components.config import Variant
 from components.data.languages import language_name
 from components.data.manifest import Utterance
 from components.seeding import keyed_rng
-from components.targets.generation import Request, generator_record, greedy_outputs
+from components.targets.generation import Engine, Request, generator_record, greedy_outputs
 from components.targets.rows import GeneratedRows, target_row, transcript_rows
 from components.targets.shards import ShardStore
 from components.targets.templates import LANGUAGE, instruction_templates, placeholders
@@ -81,6 +81,7 @@ def multi_instruction_targets(
     pool: Mapping[str, Sequence[str]] | None = None,
     progress: bool = True,
     shards: ShardStore | None = None,
+    engine: Engine | None = None,
 ) -> GeneratedRows:
     """T rows (transcript after ``repeat_instruction``), then MI rows (LLM answers), per ``variant``.
 
@@ -101,7 +102,7 @@ def multi_instruction_targets(
     ]
     requests = [Request(f"{utt.id}\x1f{draw.instruction}", draw.instruction, utt.text) for utt, draw in drawn]
     outputs = greedy_outputs(
-        model, requests, max_new_tokens, batch_size, "writing MI targets", progress, shards
+        model, requests, max_new_tokens, batch_size, "writing MI targets", progress, shards, engine
     )
     record = generator_record(model, generator_id, max_new_tokens)
     empty = 0

@@ -73,7 +73,7 @@ def test_targets_are_written_under_their_precision(monkeypatch, tmp_path) -> Non
 
     seen = []
 
-    def split_targets(params, utterances, languages, model, generator, shards):
+    def split_targets(params, utterances, languages, model, generator, shards, engine=None):
         seen.append(torch.is_autocast_enabled("cpu"))
         return targets.GeneratedRows([], 0)
 

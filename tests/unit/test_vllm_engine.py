@@ -1,0 +1,54 @@
+"""``targets.engine: vllm``: the worker is given the token ids whose embeddings the HF engine feeds,
+with the same greedy settings, so its answers are the HF engine's; a worker without vLLM is one line.
+
+vLLM itself is not installed here (its pins of torch and transformers are not this project's): the
+worker runs against ``tests/fake_vllm``, a transformers stand-in for vLLM's offline API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FAKE_VLLM = Path(__file__).resolve().parents[1] / "fake_vllm"
+
+
+def test_the_vllm_worker_writes_what_the_hf_engine_writes(tiny_model, tiny_base_dirs, monkeypatch) -> None:
+    from components.targets.generation import Request, greedy_outputs
+    from components.targets.vllm_engine import VllmEngine
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKE_VLLM), os.environ.get("PYTHONPATH", "")]))
+    texts = ["hello world", "the quick fox", "a dog", "the quick brown fox jumps", "world"]
+    requests = [Request(f"r{i}", "Continue the following text.", t) for i, t in enumerate(texts)]
+    hf = greedy_outputs(tiny_model, requests, 6, batch_size=2, progress=False)
+    with VllmEngine(tiny_model, tiny_base_dirs[1], "float32", seed=0) as engine:
+        vllm = greedy_outputs(tiny_model, requests, 6, batch_size=2, progress=False, engine=engine)
+    assert vllm == hf
+    assert any(hf)  # the tiny LLM says something, so equal texts are not equally empty
+
+
+def test_the_prompt_ids_are_those_the_hf_engine_embeds(tiny_model) -> None:
+    import torch
+
+    from components.targets.generation import Request
+    from components.targets.vllm_engine import prompt_token_ids
+
+    request = Request("r", "Continue the following text.", "the quick fox")
+    ids = prompt_token_ids(tiny_model, request)
+    table = tiny_model.llm.get_input_embeddings()
+    spliced = tiny_model.splice([request.instruction], tiny_model.text_slots([request.text]))
+    assert torch.equal(spliced.inputs_embeds[0], table(torch.tensor(ids)))
+
+
+def test_a_worker_without_vllm_is_one_line_naming_the_engine(tiny_model, tiny_base_dirs) -> None:
+    import importlib.util
+
+    from components.targets.vllm_engine import VllmEngine
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed in this environment")
+
+    expected = r"^targets\.engine: vllm: vllm is not importable by .*set targets\.vllm_python"
+    with pytest.raises(ValueError, match=expected):
+        VllmEngine(tiny_model, tiny_base_dirs[1], "float32", seed=0)
