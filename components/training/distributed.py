@@ -81,7 +81,8 @@ def average_gradients(parameters: Sequence[torch.nn.Parameter], world: World) ->
     grads = [parameter.grad for parameter in used]
     if not grads:
         return
-    flat = world.average(torch.cat([g.reshape(-1) for g in grads]))
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    flat = world.average(flat.cpu()).to(flat.device)  # gloo reduces host memory; a no-op on the CPU
     offset = 0
     for grad in grads:
         grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
@@ -103,8 +104,8 @@ def check_batch(batch_size: int, world: World) -> None:
 
 def join_world() -> World:
     """The world ``torchrun`` (or any launcher setting ``RANK`` and ``WORLD_SIZE``) started this process
-    in, its ``gloo`` process group initialised (the trainer's tensors are on the CPU, which NCCL does not
-    serve); one process alone otherwise."""
+    in, its ``gloo`` process group initialised (it serves CPU tensors, which NCCL does not; on GPUs the
+    gradients are reduced through host memory); one process alone otherwise."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World()
