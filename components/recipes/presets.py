@@ -18,12 +18,8 @@ from components.params_file import update_params
 PRESET_DIR = Path(__file__).parent
 
 
-COMPUTE_KEYS = (
-    "precision",
-    "device",
-    "engine",
-    "vllm_python",
-)  # of targets: how they are computed, kept across recipes
+# of targets: how they are computed, not what; kept when a recipe replaces the section
+COMPUTE_KEYS = ("precision", "device", "engine", "vllm_python", "workers", "dask_address")
 
 
 def load_preset(name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
+from components.targets.fan_out import DaskFanOut, WriterSpec
 from components.targets.generation import Engine
 from components.targets.multi_instruction import multi_instruction_targets
 from components.targets.rows import GeneratedRows, asr_targets
@@ -103,11 +104,12 @@ def main(params: Params) -> None:
         if writes
         else None
     )
-    engine = None
+    engine: Engine | None = None
     if model is not None and device is not None:
-        if (
-            t.engine == "vllm"
-        ):  # vLLM holds the GPU's weights; the HF model stays on the CPU for its tokenizer
+        if t.workers > 1 or t.dask_address:
+            engine = fan_out_engine(params, sources, device.type)
+        elif t.engine == "vllm":
+            # vLLM holds the weights on the GPU; the HF model stays on the CPU for its tokenizer
             engine = VllmEngine(
                 model, sources.llm, vllm_dtype(t.precision, device.type), params.train.seed, t.vllm_python
             )
@@ -116,8 +118,26 @@ def main(params: Params) -> None:
     try:
         write_targets(params, sources, model, device, engine)
     finally:
-        if engine is not None:
+        if isinstance(engine, VllmEngine):
             engine.close()
+
+
+def fan_out_engine(params: Params, sources: Any, device_type: str) -> DaskFanOut:
+    """The Dask fan-out of ``targets.workers`` / ``targets.dask_address``: CPU workers, the hf engine.
+
+    Raises:
+        ValueError: combined with ``targets.engine: vllm`` or a CUDA device (one line naming the keys).
+    """
+    t = params.targets
+    if t.engine == "vllm" or device_type == "cuda":
+        raise ValueError(
+            "targets.workers: the Dask fan-out writes on CPU workers with the hf engine; set "
+            "targets.workers: 1 for a GPU or vLLM, or targets.device: cpu and targets.engine: hf"
+        )
+    spec = WriterSpec(
+        sources.encoder, sources.llm, sources.prompt_template, sources.system_prompt, t.precision
+    )
+    return DaskFanOut(spec, t.workers, t.dask_address)
 
 
 def write_targets(

@@ -75,9 +75,23 @@ def greedy_outputs(
     )
     outputs: dict[int, str] = {}
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc=desc, disable=not progress):
+    written: dict[int, list[str]] = {}
+    fan_out = getattr(write, "write_batches", None)  # an engine that writes many batches at once
+    if fan_out is not None:
+        pending = [
+            index
+            for index, batch in enumerate(batches)
+            if shards is None or not shards.has([requests[i] for i in batch])
+        ]
+        answers = fan_out(
+            [[requests[i] for i in batches[index]] for index in pending], max_new_tokens, shards
+        )
+        written = dict(zip(pending, answers, strict=True))
+    for index, batch in enumerate(tqdm(batches, desc=desc, disable=not progress)):
         members = [requests[i] for i in batch]
-        answers = shards.load(members) if shards is not None else None
+        answers = written.get(index)
+        if answers is None and shards is not None:
+            answers = shards.load(members)
         if answers is None:
             answers = write(members, max_new_tokens)
             if shards is not None:

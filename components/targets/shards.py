@@ -37,6 +37,10 @@ class ShardStore:
             digest.update(b"\x1e")
         return f"batch-{digest.hexdigest()[:32]}.json"
 
+    def has(self, requests: Sequence[Any]) -> bool:
+        """Whether this batch was saved (not read: :meth:`load` checks it whole)."""
+        return (self.directory / self.name(requests)).is_file()
+
     def load(self, requests: Sequence[Any]) -> list[str] | None:
         """The saved outputs of this batch, or None if it was not finished (or its file is unreadable)."""
         path = self.directory / self.name(requests)

@@ -1,0 +1,126 @@
+"""Target batches fanned out as Prefect tasks on a Dask cluster (``targets.workers`` > 1).
+
+Prefect's ``DaskTaskRunner`` (prefect-dask) runs one task per batch on a local cluster of worker
+processes or, with ``targets.dask_address``, on a running Dask scheduler's workers on other machines.
+Each worker loads the frozen LLM once and writes its batches with the Hugging Face engine, on the CPU
+with its share of the cores; every finished batch is saved to the run's shard store by the worker
+that wrote it, so a stopped fan-out resumes as a stopped single-process run does. The batches are
+those the single-process engine forms (same order, same members), so the outputs are its outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.compute import Precision, precision_scope, usable_cores
+from components.targets.generation import Request, hf_engine
+from components.targets.shards import ShardStore
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """What a worker needs to build the writing LLM: the base models and the prompt layout."""
+
+    encoder: str
+    llm: str
+    template: str
+    system_prompt: str | None
+    precision: Precision
+
+
+_MODELS: dict[WriterSpec, Any] = {}  # per worker process: the LLM is loaded once, not once per batch
+
+
+def worker_model(spec: WriterSpec) -> Any:
+    from components.modeling.speech_llm import SpeechLLM
+
+    if spec not in _MODELS:
+        _MODELS[spec] = SpeechLLM.from_base(
+            spec.encoder, spec.llm, template=spec.template, system_prompt=spec.system_prompt
+        )
+    return _MODELS[spec]
+
+
+def write_batch(
+    spec: WriterSpec,
+    batch: Sequence[Request],
+    max_new_tokens: int,
+    shard_dir: str | None,
+    run_key: str,
+    threads: int,
+) -> list[str]:
+    """One batch's greedy answers, written in this process and saved to the shard store."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model = worker_model(spec)
+    with precision_scope(spec.precision):
+        answers = hf_engine(model)(batch, max_new_tokens)
+    if shard_dir is not None:
+        ShardStore(Path(shard_dir), run_key).save(batch, answers)
+    return answers
+
+
+class DaskFanOut:
+    """An engine whose :meth:`write_batches` writes many batches at once as Prefect tasks on Dask.
+
+    ``workers`` worker processes on this machine (one thread each, or the usable cores shared among
+    them), or the workers of the Dask scheduler at ``address``.
+    """
+
+    def __init__(self, spec: WriterSpec, workers: int, address: str | None = None) -> None:
+        self.spec = spec
+        self.workers = workers
+        self.address = address
+
+    def __call__(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
+        return write_batch(self.spec, requests, max_new_tokens, None, "", self.threads())
+
+    def threads(self) -> int:
+        return max(1, usable_cores() // self.workers)
+
+    def write_batches(
+        self, batches: Sequence[Sequence[Request]], max_new_tokens: int, shards: ShardStore | None
+    ) -> list[list[str]]:
+        """Every batch's answers, in order; each task saves its batch to ``shards`` as it finishes.
+
+        Raises:
+            ValueError: a task failed (one line naming ``targets.workers`` and the cause).
+        """
+        if not batches:
+            return []
+        from prefect import flow, task, unmapped
+        from prefect_dask import DaskTaskRunner
+
+        runner = (
+            DaskTaskRunner(address=self.address)
+            if self.address
+            else DaskTaskRunner(
+                cluster_kwargs={"n_workers": self.workers, "threads_per_worker": 1, "processes": True}
+            )
+        )
+        write = task(write_batch, name="write-target-batch")
+        shard_dir = str(shards.directory.resolve()) if shards is not None else None
+        run_key = shards.run_key if shards is not None else ""
+
+        @flow(name="write-targets", task_runner=runner, log_prints=False)
+        def fan_out() -> list[list[str]]:
+            futures = write.map(
+                unmapped(self.spec),
+                [list(batch) for batch in batches],
+                unmapped(max_new_tokens),
+                unmapped(shard_dir),
+                unmapped(run_key),
+                unmapped(self.threads()),
+            )
+            return [future.result() for future in futures]
+
+        try:
+            return fan_out()
+        except (
+            Exception
+        ) as exc:  # a worker's error, or the cluster's: one line, the batches saved so far kept
+            raise ValueError(f"targets.workers: the fan-out of {len(batches)} batches failed: {exc}") from exc
