@@ -10,13 +10,12 @@ Run: ``python -m bench.precision [WORKSPACE] [BATCHES]``.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bench.training_batches import load_training
+from bench.training_batches import fastest, load_training, report, workspace_and_count
 
 
 def main(workspace: Path = Path("."), batches: int = 4) -> None:
@@ -41,20 +40,17 @@ def main(workspace: Path = Path("."), batches: int = 4) -> None:
 
     model.train()
     timed("fp32")  # warm-up
-    timings = {"fp32": float("inf"), "bf16": float("inf")}
-    for _ in range(2):
-        for precision in ("fp32", "bf16"):
-            timings[precision] = min(timings[precision], timed(precision))
+    timings = fastest({p: lambda p=p: timed(p) for p in ("fp32", "bf16")})
     gap = max(abs(a - b) for a, b in zip(objectives["fp32"], objectives["bf16"], strict=True))
-    print(
+    report(
         f"precision, {Path.cwd()}: batch {setup.params.train.batch_size}, {batches} steps per pass, "
-        f"{torch.get_num_threads()} threads, CPU computes bf16 in hardware: {cpu_has_bf16()}"
+        f"{torch.get_num_threads()} threads, CPU computes bf16 in hardware: {cpu_has_bf16()}",
+        {p: f"{timings[p]:8.3f} s/step" for p in ("fp32", "bf16")},
+        "speed-up (fp32 / bf16)",
+        timings["fp32"] / timings["bf16"],
+        notes=[f"largest |objective difference| between the two: {gap:.2e}"],
     )
-    for precision in ("fp32", "bf16"):
-        print(f"  {precision}  {timings[precision]:8.3f} s/step")
-    print(f"  speed-up (fp32 / bf16): {timings['fp32'] / timings['bf16']:.2f}x")
-    print(f"  largest |objective difference| between the two: {gap:.2e}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("."), int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+    main(*workspace_and_count(4))

@@ -13,13 +13,12 @@ Run: ``python -m bench.target_engine [WORKSPACE] [UTTERANCES]``.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bench.training_batches import workspace_model
+from bench.training_batches import report, workspace_and_count, workspace_model
 
 
 def main(workspace: Path = Path("."), utterances: int = 96) -> None:
@@ -51,15 +50,16 @@ def main(workspace: Path = Path("."), utterances: int = 96) -> None:
         for name, texts in outputs.items()
     }
     same = sum(a == b for a, b in zip(outputs["engine"], outputs["one by one"], strict=True))
-    print(
+    report(
         f"target engine, {Path.cwd()}: {len(requests)} transcripts, batch {t.batch_size}, at most "
-        f"{t.max_new_tokens} new tokens, precision {t.precision}, {torch.get_num_threads()} threads"
+        f"{t.max_new_tokens} new tokens, precision {t.precision}, {torch.get_num_threads()} threads",
+        {n: f"{timings[n]:8.2f} s  {tokens[n] / timings[n]:9.1f} generated tokens/s" for n in timings},
+        "speed-up (one by one / engine)",
+        timings["one by one"] / timings["engine"],
+        ">= 8x",
+        [f"same text: {same} of {len(requests)}"],
     )
-    for name in ("one by one", "engine"):
-        print(f"  {name:<11} {timings[name]:8.2f} s  {tokens[name] / timings[name]:9.1f} generated tokens/s")
-    print(f"  speed-up (one by one / engine): {timings['one by one'] / timings['engine']:.2f}x (goal >= 8x)")
-    print(f"  same text: {same} of {len(requests)}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("."), int(sys.argv[2]) if len(sys.argv) > 2 else 96)
+    main(*workspace_and_count(96))

@@ -12,13 +12,12 @@ Run: ``python -m bench.trainer_step [WORKSPACE] [BATCHES]``.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bench.training_batches import load_training
+from bench.training_batches import fastest, load_training, report, workspace_and_count
 
 
 def main(workspace: Path = Path("."), batches: int = 8) -> None:
@@ -62,19 +61,17 @@ def main(workspace: Path = Path("."), batches: int = 8) -> None:
 
     model.train()
     timed(hand_loop)  # warm-up
-    timings: dict[str, float] = {"trainer": float("inf"), "hand loop": float("inf")}
-    for _ in range(2):
-        for name, run in (("hand loop", hand_loop), ("trainer", trainer)):
-            timings[name] = min(timings[name], timed(run))
-    print(
+    timings = fastest({"hand loop": lambda: timed(hand_loop), "trainer": lambda: timed(trainer)})
+    report(
         f"trainer step, {Path.cwd()}: phase {phase.name} ({', '.join(phase.train)}), batch "
         f"{train.batch_size}, {batches} steps per pass, precision {train.precision}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads",
+        {name: f"{seconds:8.3f} s/step" for name, seconds in timings.items()},
+        "trainer / hand loop",
+        timings["trainer"] / timings["hand loop"],
+        "<= 1.05x",
     )
-    for name in ("hand loop", "trainer"):
-        print(f"  {name:<10} {timings[name]:8.3f} s/step")
-    print(f"  trainer / hand loop: {timings['trainer'] / timings['hand loop']:.3f}x (goal <= 1.05x)")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("."), int(sys.argv[2]) if len(sys.argv) > 2 else 8)
+    main(*workspace_and_count(8))

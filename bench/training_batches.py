@@ -4,6 +4,8 @@ on them: what the training benchmarks measure steps on."""
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,33 @@ def load_training(workspace: Path, batches: int) -> TrainingSetup:
         settings=run_settings(model, params.train),
         audio={u.id: DATA_ROOT / u.audio for u in manifests["train"]},
     )
+
+
+def workspace_and_count(default: int) -> tuple[Path, int]:
+    """``[WORKSPACE] [COUNT]`` from the command line: ``.`` and ``default`` where not given."""
+    return (
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path("."),
+        int(sys.argv[2]) if len(sys.argv) > 2 else default,
+    )
+
+
+def fastest(passes: dict[str, Callable[[], float]], rounds: int = 2) -> dict[str, float]:
+    """Each timed pass run ``rounds`` times, interleaved with the others so that a slow spell of the
+    machine falls on all of them; the fastest time of each counts."""
+    timings = {name: float("inf") for name in passes}
+    for _ in range(rounds):
+        for name, run in passes.items():
+            timings[name] = min(timings[name], run())
+    return timings
+
+
+def report(
+    header: str, rows: dict[str, str], ratio: str, value: float, goal: str = "", notes: Sequence[str] = ()
+) -> None:
+    """Print a benchmark's header, one line per measured mode, the ratio (with its goal) and notes."""
+    print(header)
+    for name, measured in rows.items():
+        print(f"  {name:<11} {measured}")
+    print(f"  {ratio}: {value:.3f}x" + (f" (goal {goal})" if goal else ""))
+    for note in notes:
+        print(f"  {note}")
