@@ -55,6 +55,7 @@ bench-training: install
 	$(BIN)/python -m bench.target_engine
 	$(BIN)/python -m bench.trainer_step
 	$(BIN)/python -m bench.encoder_cache
+	$(BIN)/python -m bench.target_logits
 	$(BIN)/python -m bench.precision
 
 bench-onnx: install

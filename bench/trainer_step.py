@@ -1,12 +1,13 @@
 """The trainer's optimiser step against a minimal hand-written PyTorch loop on the same model and batches.
 
 Measured side by side in one process on a workspace whose ``encode`` stage has run (``make demo``
-leaves one in ``.``): the first phase's trainable groups, the first ``BATCHES`` batches its sampler
-draws, and the same objective (:func:`components.training.trainer.batch_loss`) in both. The trainer's
-step is :func:`components.training.schedule.optimise` (warm-up + cosine schedule, a clipping norm in a
-fixed order, the loss history); the hand loop is AdamW, ``backward``, ``clip_grad_norm_`` and
-``step``. Each mode starts from the same weights and runs twice, interleaved with the other, and the
-faster pass counts. Prints seconds per step and their ratio; nothing here asserts a time.
+leaves one in ``.``): the first phase's trainable groups and losses, the first ``BATCHES`` batches a
+sampler over every training task draws, and the same objective
+(:func:`components.training.trainer.batch_loss`) in both. The trainer's step is
+:func:`components.training.schedule.optimise` (warm-up + cosine schedule, a clipping norm in a fixed
+order, the loss history); the hand loop is AdamW, ``backward``, ``clip_grad_norm_`` and ``step``.
+Each mode starts from the same weights and runs twice, interleaved with the other, and the faster
+pass counts. Prints seconds per step and their ratio; nothing here asserts a time.
 Run: ``python -m bench.trainer_step [WORKSPACE] [BATCHES]``.
 """
 

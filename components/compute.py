@@ -66,7 +66,8 @@ def resolve_device(device: Device, option: str) -> torch.device:
     each process ``torchrun`` starts on a machine takes its own.
 
     Raises:
-        ValueError: ``cuda`` where torch sees no CUDA device, naming ``option`` (e.g. ``train.device``).
+        ValueError: ``cuda`` where torch sees no CUDA device, or fewer devices than ``LOCAL_RANK``
+            needs, naming ``option`` (e.g. ``train.device``).
     """
     import torch
 
@@ -75,7 +76,14 @@ def resolve_device(device: Device, option: str) -> torch.device:
     if not torch.cuda.is_available():
         raise ValueError(f"{option}: cuda, but torch sees no CUDA device here (use auto or cpu)")
     local = os.environ.get("LOCAL_RANK", "0")
-    return torch.device("cuda", int(local) if local.isdigit() else 0)
+    index = int(local) if local.isdigit() else 0
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"{option}: process {index} on this machine, but torch sees {torch.cuda.device_count()} "
+            "CUDA devices (start at most one process per GPU)"
+        )
+    torch.cuda.set_device(index)  # so that nothing of this process lands on GPU 0 by default
+    return torch.device("cuda", index)
 
 
 @contextlib.contextmanager

@@ -94,6 +94,9 @@ def main(params: Params) -> None:
     writes = t.source in ("continuation", "multi_instruction")
     device = resolve_device(t.device, "targets.device") if writes else None  # before any model is loaded
     sources = read_sources()
+    engine: Engine | None = None
+    if device is not None and (t.workers > 1 or t.dask_address):
+        engine = fan_out_engine(params, sources, device.type)  # refused before the model is loaded
     model = (
         SpeechLLM.from_base(
             sources.encoder,
@@ -104,11 +107,8 @@ def main(params: Params) -> None:
         if writes
         else None
     )
-    engine: Engine | None = None
-    if model is not None and device is not None:
-        if t.workers > 1 or t.dask_address:
-            engine = fan_out_engine(params, sources, device.type)
-        elif t.engine == "vllm":
+    if model is not None and device is not None and engine is None:
+        if t.engine == "vllm":
             # vLLM holds the weights on the GPU; the HF model stays on the CPU for its tokenizer
             engine = VllmEngine(
                 model, sources.llm, vllm_dtype(t.precision, device.type), params.train.seed, t.vllm_python
@@ -134,9 +134,8 @@ def fan_out_engine(params: Params, sources: Any, device_type: str) -> DaskFanOut
             "targets.workers: the Dask fan-out writes on CPU workers with the hf engine; set "
             "targets.workers: 1 for a GPU or vLLM, or targets.device: cpu and targets.engine: hf"
         )
-    spec = WriterSpec(
-        sources.encoder, sources.llm, sources.prompt_template, sources.system_prompt, t.precision
-    )
+    precision = resolve_precision(t.precision, "cpu")  # the driver's: the shards' key holds it
+    spec = WriterSpec(sources.encoder, sources.llm, sources.prompt_template, sources.system_prompt, precision)
     return DaskFanOut(spec, t.workers, t.dask_address)
 
 

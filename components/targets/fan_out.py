@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from components.compute import Precision, precision_scope, usable_cores
+from components.compute import precision_scope, usable_cores
 from components.targets.generation import Request, hf_engine
 from components.targets.shards import ShardStore
 
@@ -24,11 +24,11 @@ from components.targets.shards import ShardStore
 class WriterSpec:
     """What a worker needs to build the writing LLM: the base models and the prompt layout."""
 
-    encoder: str
+    encoder: str  # paths (or cached ids) that must resolve on every worker's machine
     llm: str
     template: str
     system_prompt: str | None
-    precision: Precision
+    precision: Literal["fp32", "bf16"]  # as the driver resolved it: the shards' key says this one
 
 
 _MODELS: dict[WriterSpec, Any] = {}  # per worker process: the LLM is loaded once, not once per batch
@@ -50,16 +50,17 @@ def write_batch(
     max_new_tokens: int,
     shard_dir: str | None,
     run_key: str,
-    threads: int,
+    threads: int | None,
 ) -> list[str]:
-    """One batch's greedy answers, written in this process and saved to the shard store."""
+    """One batch's greedy answers, written in this process and saved to the shard store (where
+    ``shard_dir`` is a folder this worker can reach; the driver saves what is missing after)."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or usable_cores())
     model = worker_model(spec)
     with precision_scope(spec.precision):
         answers = hf_engine(model)(batch, max_new_tokens)
-    if shard_dir is not None:
+    if shard_dir is not None and Path(shard_dir).is_dir():
         ShardStore(Path(shard_dir), run_key).save(batch, answers)
     return answers
 
@@ -67,8 +68,9 @@ def write_batch(
 class DaskFanOut:
     """An engine whose :meth:`write_batches` writes many batches at once as Prefect tasks on Dask.
 
-    ``workers`` worker processes on this machine (one thread each, or the usable cores shared among
-    them), or the workers of the Dask scheduler at ``address``.
+    ``workers`` worker processes on this machine (the usable cores shared among them), or the workers
+    of the Dask scheduler at ``address`` (each with its machine's usable cores: one worker process per
+    machine), on which the spec's model paths must resolve.
     """
 
     def __init__(self, spec: WriterSpec, workers: int, address: str | None = None) -> None:
@@ -77,10 +79,12 @@ class DaskFanOut:
         self.address = address
 
     def __call__(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
-        return write_batch(self.spec, requests, max_new_tokens, None, "", self.threads())
+        return self.write_batches([requests], max_new_tokens, None)[0]
 
-    def threads(self) -> int:
-        return max(1, usable_cores() // self.workers)
+    def threads(self) -> int | None:
+        """Torch threads per worker: this machine's usable cores shared among a local cluster's
+        workers; None (the worker's own usable cores) on a remote cluster."""
+        return None if self.address else max(1, usable_cores() // self.workers)
 
     def write_batches(
         self, batches: Sequence[Sequence[Request]], max_new_tokens: int, shards: ShardStore | None

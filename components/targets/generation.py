@@ -87,6 +87,11 @@ def greedy_outputs(
             [[requests[i] for i in batches[index]] for index in pending], max_new_tokens, shards
         )
         written = dict(zip(pending, answers, strict=True))
+        write = hf_engine(model)  # a batch whose saved file proves unreadable is written here
+        for index, texts in written.items():  # a remote worker may not reach the shard folder
+            members = [requests[i] for i in batches[index]]
+            if shards is not None and not shards.has(members):
+                shards.save(members, texts)
     for index, batch in enumerate(tqdm(batches, desc=desc, disable=not progress)):
         members = [requests[i] for i in batch]
         answers = written.get(index)

@@ -12,7 +12,10 @@ the kernels' rounding (checked on a real LLM where vLLM is installed).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -42,11 +45,23 @@ def vllm_dtype(precision: Precision, device_type: str) -> str:
 
 def greedy_sampling(model: Any, max_new_tokens: int) -> dict[str, Any]:
     """vLLM ``SamplingParams`` fields of the HF engine's decoding: greedy, at most ``max_new_tokens``,
-    stopping on every end token the HF engine stops on."""
+    stopping on every end token the HF engine stops on, with the repetition penalty the LLM's
+    generation config gives HF's greedy search (Qwen2.5-Instruct ships 1.1).
+
+    Raises:
+        ValueError: the generation config asks HF for what vLLM does not do (``no_repeat_ngram_size``).
+    """
+    config = model.llm.generation_config
+    if getattr(config, "no_repeat_ngram_size", None):
+        raise ValueError(
+            "targets.engine: vllm: the LLM's generation config sets no_repeat_ngram_size, which vLLM "
+            "does not apply; use targets.engine: hf"
+        )
     return {
         "temperature": 0.0,
         "max_tokens": max_new_tokens,
-        "stop_token_ids": stop_ids(model.tokenizer, model.llm.generation_config),
+        "stop_token_ids": stop_ids(model.tokenizer, config),
+        "repetition_penalty": float(getattr(config, "repetition_penalty", None) or 1.0),
     }
 
 
@@ -70,6 +85,7 @@ class VllmEngine:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: vLLM's engine process goes with it
         )
         self.ask({"model": llm_source, "dtype": dtype, "seed": seed})
 
@@ -82,9 +98,13 @@ class VllmEngine:
         except BrokenPipeError:
             pass  # the worker has already ended; its answer says why
         line = self.process.stdout.readline()
-        answer = (
-            json.loads(line) if line.strip() else {"error": f"the vllm worker ended ({self.process.wait()})"}
-        )
+        if not line.strip():
+            answer = {"error": f"the vllm worker ended (exit {self.process.wait()})"}
+        else:
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                answer = {"error": f"the vllm worker answered something else: {line.strip()[:200]!r}"}
         if "error" in answer:
             self.close()
             raise ValueError(f"targets.engine: vllm: {answer['error']} ({INSTALL_HINT})")
@@ -101,14 +121,18 @@ class VllmEngine:
         return [decode(ids, skip_special_tokens=True).strip() for ids in answer["token_ids"]]
 
     def close(self) -> None:
+        """End the worker (its input closed, then killed after 60 s) and what it started."""
         if self.process.poll() is None:
             assert self.process.stdin is not None
-            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # an engine process left behind holds the GPU
 
     def __enter__(self) -> VllmEngine:
         return self

@@ -10,15 +10,22 @@ the end of its input.
 """
 
 import json
+import os
 import sys
+
+PROTOCOL = []  # the stream replies go to, opened by main()
 
 
 def reply(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    PROTOCOL[0].write(json.dumps(message) + "\n")
+    PROTOCOL[0].flush()
 
 
 def main() -> int:
+    # the replies get a private copy of the pipe; whatever else writes to stdout (vLLM logs there, and
+    # its engine process inherits the descriptor) goes to stderr, so no log line is read as a reply
+    PROTOCOL.append(os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8"))
+    os.dup2(2, 1)
     try:
         from vllm import LLM, SamplingParams
     except ImportError as exc:

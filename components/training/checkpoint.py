@@ -31,14 +31,20 @@ class TrainingStopped(RuntimeError):
 
 
 def rng_state() -> dict[str, Any]:
-    """The global generators' states: Python's, NumPy's and torch's (CPU)."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The global generators' states: Python's, NumPy's, torch's CPU one and, where torch sees CUDA,
+    every GPU's (dropout on a GPU draws from those)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def fingerprint(params: Any, examples: Sequence[Any], *extra: str) -> str:

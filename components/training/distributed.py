@@ -10,8 +10,9 @@ process would. The gradients are averaged in one all-reduce per step (one flat b
 loss, so every rank logs the same loss and takes the same step. Each rank's loss is the mean over its
 own rows' target tokens, so the average of the ranks' means equals one process's mean only where the
 shares hold equal token counts; elsewhere the step differs slightly. A parameter no rank gave a
-gradient keeps none, as in one process (AdamW leaves it, weight decay included). The trainer computes
-on the CPU, so the processes talk over ``gloo``; dropout draws the same streams on every rank (one seed).
+gradient keeps none, as in one process (AdamW leaves it, weight decay included). The processes talk
+over ``gloo``, which serves CPU tensors (on GPUs the gradients go through host memory); dropout draws
+the same streams on every rank (one seed).
 """
 
 from __future__ import annotations

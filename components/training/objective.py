@@ -65,7 +65,7 @@ def objective_settings(
         kl_temperature,
         eot_weight,
         blank_token_id(model.tokenizer, ctc_blank),
-        float(fixed_order_mean(table.pow(2))),
+        float(fixed_order_mean(table.float().pow(2))),  # float: the table may be stored in bf16 on a GPU
     )
 
 

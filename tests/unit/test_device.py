@@ -22,10 +22,17 @@ def test_auto_is_a_cuda_gpu_where_torch_sees_one_and_cuda_without_one_is_refused
     with pytest.raises(ValueError, match=r"^targets\.device: cuda, but torch sees no CUDA device"):
         resolve_device("cuda", "targets.device")
 
+    chosen = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
     monkeypatch.setenv("LOCAL_RANK", "3")  # the fourth process torchrun started on this machine
     assert resolve_device("auto", "train.device") == torch.device("cuda", 3)
+    assert chosen == [3]  # the process's default GPU is its own
     assert resolve_device("cpu", "train.device") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ValueError, match=r"^train\.device: process 3 on this machine, but torch sees 2 CUDA"):
+        resolve_device("auto", "train.device")
 
 
 def test_a_device_outside_the_choices_is_refused_by_name() -> None:

@@ -14,10 +14,12 @@ class SamplingParams:
     temperature: float = 1.0
     max_tokens: int = 16
     stop_token_ids: list[int] = field(default_factory=list)
+    repetition_penalty: float = 1.0
 
 
 class LLM:
     def __init__(self, model: str, tokenizer: str, dtype: str, seed: int) -> None:
+        print(f"INFO loading {model}")  # as vLLM logs to stdout: the worker must not read it as a reply
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype)).eval()
 
     def generate(self, prompts: list[dict], sampling: SamplingParams, use_tqdm: bool = True) -> list:
@@ -33,6 +35,7 @@ class LLM:
                     max_new_tokens=sampling.max_tokens,
                     do_sample=False,
                     num_beams=1,
+                    repetition_penalty=sampling.repetition_penalty,
                     eos_token_id=sampling.stop_token_ids,
                     pad_token_id=sampling.stop_token_ids[0],
                 )
