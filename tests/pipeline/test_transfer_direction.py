@@ -58,7 +58,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
             env=env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1800,  # teaching the LLM (1500 steps) takes 13-15 min on two shared cores
         )
         assert done.returncode == 0, f"{stage}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return workspace
