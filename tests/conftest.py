@@ -20,6 +20,28 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
+
+def share_cores_among_workers() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto``), give each worker its share of the usable cores,
+    for torch and onnxruntime here and in every stage a test starts (``SPEECHALIGN_THREADS``): two
+    workers each spinning one thread per core would take the cores from each other (training slows tens
+    of times on two oversubscribed cores). A ``SPEECHALIGN_THREADS`` already set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2 or os.environ.get("SPEECHALIGN_THREADS"):
+        return
+    from components.compute import usable_cores
+
+    share = str(max(1, usable_cores() // workers))
+    os.environ["SPEECHALIGN_THREADS"] = share
+    for library in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[library] = share
+    import torch
+
+    torch.set_num_threads(int(share))
+
+
+share_cores_among_workers()
+
 TINY_TEXTS = [
     "the quick brown fox jumps over the lazy dog",
     "hello world",
@@ -89,3 +111,15 @@ def fresh_model(tiny_base_dirs: tuple[str, str]):
     from components.modeling.speech_llm import SpeechLLM
 
     return SpeechLLM.from_base(*tiny_base_dirs)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end modules (marked ``slow``) first, the longest (``slow(minutes=N)``) first of all, each
+    file's tests in their own order: pytest-xdist hands out whole files in this order, and a long one
+    started last would leave one worker running alone."""
+    minutes: dict[Path, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        if marker is not None:
+            minutes[item.path] = max(minutes.get(item.path, 0.0), float(marker.kwargs.get("minutes", 1.0)))
+    items.sort(key=lambda item: -minutes.get(item.path, 0.0))

@@ -7,13 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from components.compute import thread_count
+
 
 class ProviderError(RuntimeError):
     """onnxruntime did not activate the execution provider that was asked for."""
 
 
 def open_session(onnx_path: Path, provider: str) -> Any:
-    """An InferenceSession whose first active provider is ``provider``, or a ProviderError."""
+    """An InferenceSession whose first active provider is ``provider``, or a ProviderError.
+
+    Its intra-op pool has ``components.compute.thread_count()`` threads (``SPEECHALIGN_THREADS`` or the
+    usable cores); a bad ``SPEECHALIGN_THREADS`` raises ValueError naming it."""
     import onnxruntime as ort
 
     if provider != "CPUExecutionProvider":  # torch loads the CUDA libraries onnxruntime-gpu links against
@@ -22,6 +27,9 @@ def open_session(onnx_path: Path, provider: str) -> Any:
     wanted = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # as torch's pool: one thread per usable core; onnxruntime's default counts every physical core
+    # and its spinning threads steal cores from other processes in a container or beside a job
+    options.intra_op_num_threads = thread_count()
     session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=wanted)
     active = session.get_providers()
     if active[0] != provider:

@@ -13,7 +13,7 @@ import yaml
 
 from components.stages.pipeline import STAGES
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=12)
 
 
 def invoke(*args: str):
@@ -250,11 +250,11 @@ def test_evaluate_scores_a_registered_version_as_the_stage_did_and_logs_it_to_it
 def test_reproduce_rebuilds_the_version_from_its_commit_and_compares_every_output(workspace: Path) -> None:
     """On another thread count than the version was trained with (a worker with other cores): the data,
     the taught LLM, the targets, the weights and the export must not depend on it."""
-    from components.compute import THREADS_ENV, usable_cores
+    from components.compute import THREADS_ENV, thread_count
 
     speechalign = str(Path(sys.executable).parent / "speechalign")
     command = [speechalign, "reproduce", "1", "--workspace", str(workspace)]
-    other = {**os.environ, THREADS_ENV: "1" if usable_cores() > 1 else "2"}
+    other = {**os.environ, THREADS_ENV: "1" if thread_count() > 1 else "2"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=other)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     rebuilt = workspace / ".speechalign/reproduce/speechalign-v1"

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow(minutes=25)  # teaching the LLM and training the adapter, on one core
+
 REPO = Path(__file__).resolve().parents[2]
 REDUCED = {
     "prepare": {
