@@ -14,18 +14,16 @@ from components.compute import precision_scope, resolve_device, resolve_precisio
 from components.config import Params
 from components.data.manifest import Utterance, read_manifest, write_rows
 from components.modeling.base_models import read_sources, read_sources_record
-from components.modeling.placement import place_model
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
 from components.targets.continuation import continuation_targets
-from components.targets.fan_out import DaskFanOut, WriterSpec
+from components.targets.engines import writing_engine
 from components.targets.generation import Engine
 from components.targets.multi_instruction import multi_instruction_targets
 from components.targets.rows import GeneratedRows, asr_targets
 from components.targets.shards import ShardStore, run_key
 from components.targets.task_data import task_targets
-from components.targets.vllm_engine import VllmEngine, vllm_dtype
 from components.workspace import TARGET_DIR, VALIDATED_DIR
 
 TARGET_SPLITS = ("train", "dev")
@@ -91,52 +89,13 @@ def split_targets(
 def main(params: Params) -> None:
     seed_everything(params.train.seed)
     t = params.targets
-    writes = t.source in ("continuation", "multi_instruction")
-    device = resolve_device(t.device, "targets.device") if writes else None  # before any model is loaded
+    if t.source not in ("continuation", "multi_instruction"):  # labels: no LLM writes them
+        write_targets(params, read_sources(), None, None, None)
+        return
+    device = resolve_device(t.device, "targets.device")  # before any model is loaded
     sources = read_sources()
-    engine: Engine | None = None
-    if device is not None and (t.workers > 1 or t.dask_address):
-        engine = fan_out_engine(params, sources, device.type)  # refused before the model is loaded
-    model = (
-        SpeechLLM.from_base(
-            sources.encoder,
-            sources.llm,
-            template=sources.prompt_template,
-            system_prompt=sources.system_prompt,
-        )
-        if writes
-        else None
-    )
-    if model is not None and device is not None and engine is None:
-        if t.engine == "vllm":
-            # vLLM holds the weights on the GPU; the HF model stays on the CPU for its tokenizer
-            engine = VllmEngine(
-                model, sources.llm, vllm_dtype(t.precision, device.type), params.train.seed, t.vllm_python
-            )
-        else:
-            place_model(model, device, t.precision)
-    try:
+    with writing_engine(t, sources, device, params.train.seed) as (model, engine):
         write_targets(params, sources, model, device, engine)
-    finally:
-        if isinstance(engine, VllmEngine):
-            engine.close()
-
-
-def fan_out_engine(params: Params, sources: Any, device_type: str) -> DaskFanOut:
-    """The Dask fan-out of ``targets.workers`` / ``targets.dask_address``: CPU workers, the hf engine.
-
-    Raises:
-        ValueError: combined with ``targets.engine: vllm`` or a CUDA device (one line naming the keys).
-    """
-    t = params.targets
-    if t.engine == "vllm" or device_type == "cuda":
-        raise ValueError(
-            "targets.workers: the Dask fan-out writes on CPU workers with the hf engine; set "
-            "targets.workers: 1 for a GPU or vLLM, or targets.device: cpu and targets.engine: hf"
-        )
-    precision = resolve_precision(t.precision, "cpu")  # the driver's: the shards' key holds it
-    spec = WriterSpec(sources.encoder, sources.llm, sources.prompt_template, sources.system_prompt, precision)
-    return DaskFanOut(spec, t.workers, t.dask_address)
 
 
 def write_targets(

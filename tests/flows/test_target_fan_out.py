@@ -51,16 +51,16 @@ def test_the_targets_stage_fans_out_only_on_cpu_workers_with_the_hf_engine() -> 
     from types import SimpleNamespace
 
     from components.config import Params
-    from components.stages.targets import fan_out_engine
+    from components.targets.engines import fan_out_engine
     from components.targets.fan_out import DaskFanOut
 
     sources = SimpleNamespace(encoder="enc", llm="llm", prompt_template="T {instruction}", system_prompt=None)
     params = Params.model_validate({"targets": {"workers": 3, "precision": "bf16"}})
-    engine = fan_out_engine(params, sources, "cpu")
+    engine = fan_out_engine(params.targets, sources, "cpu")
     assert isinstance(engine, DaskFanOut) and engine.workers == 3 and engine.address is None
     assert (engine.spec.encoder, engine.spec.llm, engine.spec.precision) == ("enc", "llm", "bf16")
     with pytest.raises(ValueError, match=r"^targets\.workers: the Dask fan-out writes on CPU workers"):
-        fan_out_engine(params, sources, "cuda")
+        fan_out_engine(params.targets, sources, "cuda")
     vllm = Params.model_validate({"targets": {"workers": 2, "engine": "vllm"}})
     with pytest.raises(ValueError, match=r"^targets\.workers"):
-        fan_out_engine(vllm, sources, "cpu")
+        fan_out_engine(vllm.targets, sources, "cpu")

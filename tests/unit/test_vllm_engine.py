@@ -52,3 +52,37 @@ def test_a_worker_without_vllm_is_one_line_naming_the_engine(tiny_model, tiny_ba
     expected = r"^targets\.engine: vllm: vllm is not importable by .*set targets\.vllm_python"
     with pytest.raises(ValueError, match=expected):
         VllmEngine(tiny_model, tiny_base_dirs[1], "float32", seed=0)
+
+
+def test_the_stage_ends_its_vllm_worker_when_it_leaves_even_on_an_error(tiny_base_dirs, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from components.config.training import TargetsParams
+    from components.modeling.prompts import BLSP_TEMPLATE
+    from components.targets.engines import writing_engine
+    from components.targets.vllm_engine import VllmEngine
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKE_VLLM), os.environ.get("PYTHONPATH", "")]))
+    encoder, llm = tiny_base_dirs
+    sources = SimpleNamespace(encoder=encoder, llm=llm, prompt_template=BLSP_TEMPLATE, system_prompt=None)
+    cpu = torch.device("cpu")
+    vllm = TargetsParams(engine="vllm")
+    with (
+        pytest.raises(RuntimeError, match="a batch failed"),
+        writing_engine(vllm, sources, cpu, 0) as (_, engine),
+    ):
+        assert isinstance(engine, VllmEngine) and engine.process.poll() is None
+        worker = engine.process
+        raise RuntimeError("a batch failed")
+    assert worker.poll() is not None  # no worker (nor the GPU it would hold) outlives the stage
+    with writing_engine(TargetsParams(), sources, cpu, seed=0) as (model, engine):
+        assert engine is None and model.llm.device == cpu  # the model's own hf engine
+    # a fan-out that cannot run is refused before the LLM is read: these paths do not exist
+    nowhere = SimpleNamespace(
+        encoder="/nowhere/e", llm="/nowhere/l", prompt_template=BLSP_TEMPLATE, system_prompt=None
+    )
+    fan_out = TargetsParams(workers=2, engine="vllm")
+    with pytest.raises(ValueError, match=r"^targets\.workers"), writing_engine(fan_out, nowhere, cpu, 0):
+        pass
