@@ -13,7 +13,10 @@ ADAPTER_DIR = Path("models/adapter")
 ONNX_DIR = Path("models/onnx")
 TARGET_DIR = Path("data/targets")
 METRICS_DIR = Path("metrics")
-VALIDATION_DIR = Path("reports/validation")  # the validate stage's report: results.json, data docs, probe
+TIMINGS_DIR = Path("reports/timings")  # stage timings, outside DVC: seconds differ run to run
+VALIDATION_DIR = Path("reports/validation")  # the validate stage's report: results.json, probe, quarantine
+# its great-expectations pages, outside DVC: great expectations stamps each page with its render time
+VALIDATION_DOCS_DIR = Path("reports/validation_docs")
 VALIDATED_DIR = Path("data/validated")  # the manifests minus quarantined rows: what later stages read
 PROBE_CACHE_DIR = Path(STATE_DIR) / "probe-cache"  # audio probe results by content hash; safe to delete
 ENCODED_DIR = Path("data/encoded")  # the encode stage's frozen-encoder states per clip, by content key

@@ -24,7 +24,7 @@ def reproduce(
 ) -> None:
     """Clone the workspace at VERSION's git commit, re-run every stage from scratch (dvc repro --force)
     and compare each output's hash with the one the version was registered with. Exit 0 when every
-    data and model output is bit-identical, 3 when any differs."""
+    output (data, models, metrics, reports) is bit-identical, 3 when any differs."""
     workspace = workspace.resolve()
     apply_local_defaults(workspace)
     from mlflow.exceptions import MlflowException
@@ -64,16 +64,13 @@ def reproduce(
         if check.same:
             mark = "same"
         else:
-            kind = "DIFFERS" if check.required else "differs (a record of the run: timings, timestamps)"
-            mark = f"{kind}: registered {check.recorded[:12]}, rebuilt {check.rebuilt[:12] or 'none'}"
+            mark = f"DIFFERS: registered {check.recorded[:12]}, rebuilt {check.rebuilt[:12] or 'none'}"
         typer.echo(f"  {check.stage:<10} {check.path:<34} {mark}")
-    broken = [c for c in checks if c.required and not c.same]
-    required = [c for c in checks if c.required]
+    broken = [c for c in checks if not c.same]
     seconds = time.perf_counter() - start
-    identical = len(required) - len(broken)
     typer.echo(
-        f"rebuilt in {seconds:.0f} s: {identical} of {len(required)} data and model outputs are"
-        f" bit-identical to version {found.version}'s; {sum(c.same for c in checks)} of {len(checks)} in all"
+        f"rebuilt in {seconds:.0f} s: {len(checks) - len(broken)} of {len(checks)} outputs are"
+        f" bit-identical to version {found.version}'s"
     )
-    if broken or not required:
+    if broken or not checks:
         raise typer.Exit(code=3)

@@ -77,7 +77,7 @@ def data_key(workspace: Path) -> str:
 def log_evaluation(client: Any, version: Any, metrics: dict[str, Any], reports: Path, data: str) -> int:
     """Log ``metrics`` (numbers only) and the ``reports`` folder to ``version``'s run, and tag the
     version; returns how many metrics were logged."""
-    from components.registry.mlflow_registry import flatten, metric_name
+    from components.registry.run_metrics import flatten, metric_name
 
     numbers = {
         metric_name(f"evaluation.{data}.{key}"): float(value)

@@ -7,10 +7,8 @@ the export parity gate holds.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from components.config import Params
 from components.data.manifest import MANIFEST_DIR, SPLITS, manifest_path, read_rows
 from components.registry.lineage import Lineage
 from components.registry.onnx_model import log_onnx_export, parity_tags
+from components.registry.run_metrics import flatten, log_training_curve, numeric_metrics
 from components.registry.versions import (
     complete_version,
     create_version,
@@ -35,6 +34,7 @@ from components.workspace import (
     STATE_DIR,
     VALIDATED_DIR,
     VALIDATION_DIR,
+    VALIDATION_DOCS_DIR,
 )
 
 PYFUNC_REQUIREMENTS = [
@@ -99,57 +99,6 @@ def registry_client(workspace: Path) -> tuple[Any, Params]:
     params = load_params(Path(workspace) / "params.yaml")
     configure(Path(workspace), params.registry.experiment)
     return MlflowClient(), params
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts → ``a.b.c`` keys (lists are left out: they are not scalars)."""
-    flat: dict[str, Any] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            flat.update(flatten(value, f"{prefix}{key}."))
-    elif not isinstance(data, list):
-        flat[prefix[:-1]] = data
-    return flat
-
-
-def metric_name(key: str) -> str:
-    """``key`` as MLflow accepts a metric name: characters outside letters, digits, ``_ - . / :`` and
-    space become ``_``, and it is cut to 250 characters (MLflow's limits)."""
-    return re.sub(r"[^\w.\- :/]", "_", key)[:250]
-
-
-def numeric_metrics(workspace: Path) -> dict[str, float]:
-    """Every number in the stage metrics files, named ``<file>.<path>`` (see :func:`metric_name`); of
-    names that come out the same, the first in file and key order is kept."""
-    metrics: dict[str, float] = {}
-    for path in sorted((Path(workspace) / METRICS_DIR).glob("*.json")):
-        for key, value in flatten(json.loads(path.read_text(encoding="utf-8"))).items():
-            if (
-                isinstance(value, bool)
-                or isinstance(value, (int, float))
-                and value == value
-                and abs(value) != float("inf")
-            ):
-                metrics.setdefault(metric_name(f"{path.stem}.{key}"), float(value))
-    return metrics
-
-
-def log_training_curve(client: Any, run_id: str, workspace: Path) -> None:
-    """The per-step training loss and learning rate as MLflow metric histories."""
-    from mlflow.entities import Metric
-
-    path = Path(workspace) / METRICS_DIR / "train_loss.csv"
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    series = [
-        Metric(key, float(row[column]), 0, int(row["step"]))
-        for row in rows
-        for key, column in (("train.loss", "loss"), ("train.lr", "lr"))
-    ]
-    for start in range(0, len(series), 1000):
-        client.log_batch(run_id, metrics=series[start : start + 1000])
 
 
 @dataclass(frozen=True)
@@ -289,8 +238,11 @@ def log_run(
         # predictions, the transfer report and its figures (per language and condition, intent confusion)
         if (workspace / "reports/eval").is_dir():
             mlflow.log_artifacts(str(workspace / "reports/eval"), artifact_path="reports/eval")
-        # the validation report (results.json, data docs, probe.csv, quarantine.jsonl) of this data
+        # the validation report (results.json, probe.csv, quarantine.jsonl) of this data, and its data docs
         mlflow.log_artifacts(str(workspace / VALIDATION_DIR), artifact_path=VALIDATION_DIR.as_posix())
+        if (workspace / VALIDATION_DOCS_DIR).is_dir():
+            docs = (VALIDATION_DIR / "data_docs").as_posix()  # where runs before the move kept them
+            mlflow.log_artifacts(str(workspace / VALIDATION_DOCS_DIR), artifact_path=docs)
         with warnings.catch_warnings():
             # The schema is given explicitly, so MLflow's advice to infer one from hints or examples is moot.
             warnings.filterwarnings("ignore", message=".*(type hint|input example|input_example).*")

@@ -19,6 +19,7 @@ from components.modeling.encoder import encoder_features, speech_encoder
 from components.modeling.encoder_states import clip_states, encoder_key
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.timings import pop_timings, write_timings
 from components.workspace import ENCODED_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/encode.json")
@@ -38,6 +39,7 @@ def main(params: Params) -> None:
 
     summary = refresh_states(ENCODED_DIR, clips, key, every_layer, states)
     record = {"encoder_key": key, "every_layer": every_layer, **summary.__dict__}
+    write_timings("encode", pop_timings(record, ["seconds"]))
     write_json(METRICS, record)
     print(
         f"encode: {summary.clips} clips: {summary.computed} encoded, {summary.reused} reused, "

@@ -18,6 +18,7 @@ from components.data.manifest import MANIFEST_DIR, SPLITS, Utterance, write_rows
 from components.modeling.base_models import prepare_base_models
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.timings import write_timings
 from components.training.text_skills import teach_demo_llm
 from components.workspace import BASE_DIR, METRICS_DIR
 
@@ -93,6 +94,8 @@ def main(params: Params) -> None:
                 sources.prompt_template,
             )
             skills = {"taught": True, **taught}
+    if "seconds" in skills:
+        write_timings("prepare", {"text_skills_seconds": skills.pop("seconds")})
     write_json(SKILLS_METRICS, skills)
     counts = {split: sum(r.split == split for r in rows) for split in SPLITS}
     print(f"prepare: {len(rows)} utterances {counts}; base models in {BASE_DIR}")

@@ -20,6 +20,7 @@ from components.modeling.placement import place_model
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
+from components.timings import pop_timings, write_timings
 from components.training.checkpoint import Checkpointer, TrainingStopped, fingerprint
 from components.training.distributed import World, join_world, leave_world
 from components.training.plots import plot_loss
@@ -142,6 +143,8 @@ def train_stage(params: Params, world: World) -> None:
         **result.summary(),
         "trainable_parameters": sum(p.numel() for p in model.trainable_parameters()),
     }
+    phases = [f"phases.{name}.seconds" for name in summary["phases"]]
+    write_timings("train", pop_timings(summary, ["train_seconds", *phases]))
     write_json(METRICS, summary)
     checkpoints.clear()  # every output is written: nothing is left to resume
     print(f"train: {summary}")

@@ -17,7 +17,7 @@ from components.modeling.base_models import encoder_max_seconds, read_sources
 from components.stages.runner import run_stage
 from components.validation.quarantine import QUARANTINE_FILE
 from components.validation.report import RESULTS_FILE, run_validation
-from components.workspace import PROBE_CACHE_DIR, VALIDATED_DIR, VALIDATION_DIR
+from components.workspace import PROBE_CACHE_DIR, VALIDATED_DIR, VALIDATION_DIR, VALIDATION_DOCS_DIR
 
 METRICS = Path("metrics/validation.json")
 MAX_IDS_IN_ERROR = 30
@@ -36,6 +36,7 @@ def main(params: Params) -> None:
         cache_dir=PROBE_CACHE_DIR,
         validated_dir=VALIDATED_DIR,
         rejected_path=MANIFEST_DIR / REJECTED_FILE,  # an import's; the demo corpus has none
+        docs_dir=VALIDATION_DOCS_DIR,
     )
     print(outcome.format_table())
     if outcome.probe is not None:

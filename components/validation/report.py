@@ -1,8 +1,10 @@
 """Validate the manifests end to end and write the report the ``validate`` stage publishes.
 
-Outputs in ``out_dir``: ``results.json`` (flat, DVC-metrics friendly), ``data_docs/`` (great-expectations
-HTML), ``probe.csv`` (what the probe measured per utterance) and ``quarantine.jsonl`` (the rows dropped
-for failing warning rules). They are built in a temporary folder beside them and moved into place, so a
+Outputs in ``out_dir``: ``results.json`` (flat, DVC-metrics friendly), ``probe.csv`` (what the probe
+measured per utterance) and ``quarantine.jsonl`` (the rows dropped for failing warning rules), all
+decided by the data alone; and the great-expectations HTML in ``docs_dir`` (default
+``out_dir/data_docs``), which great expectations stamps with the time it rendered it, so the stage keeps
+it outside its DVC output. They are built in a temporary folder beside them and moved into place, so a
 crash never leaves a half-written report that DVC could cache. On success the kept rows are written as
 the validated manifests.
 """
@@ -52,6 +54,7 @@ class ValidationOutcome:
     quarantine: Quarantine | None = None
     probe: ProbeStats | None = None
     out_dir: Path | None = None
+    docs_dir: Path | None = None
 
     @property
     def evaluated(self) -> int:
@@ -90,7 +93,7 @@ class ValidationOutcome:
 
     def format_table(self, max_ids: int = MAX_IDS_SHOWN) -> str:
         """A plain-text table naming each failed expectation and its offending utterance ids."""
-        report = str(self.out_dir / DOCS_DIR / "index.html") if self.out_dir is not None else None
+        report = str(self.docs_dir / "index.html") if self.docs_dir is not None else None
         return format_table(self.summary(), max_ids, report)
 
 
@@ -107,14 +110,16 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _publish(staging: Path, out_dir: Path, names: list[str]) -> None:
-    """Move each staged output over its published path; a folder is swapped, then the old one removed."""
-    for name in names:
-        source, target = staging / name, out_dir / name
+def _publish(staging: Path, moves: list[tuple[str, Path]]) -> None:
+    """Move each staged output (a name in ``staging``) over its published path; a folder is swapped,
+    then the old one removed."""
+    for name, target in moves:
+        source = staging / name
         if source.is_dir():
             old = staging / f".old-{name}"
             if target.exists():
                 target.rename(old)
+            target.parent.mkdir(parents=True, exist_ok=True)
             source.rename(target)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -130,6 +135,7 @@ def run_validation(
     validated_dir: Path | None = None,
     workers: int | None = None,
     rejected_path: Path | None = None,
+    docs_dir: Path | None = None,
 ) -> ValidationOutcome:
     """Probe and validate every manifest row, write the report into ``out_dir`` and return the verdict.
 
@@ -138,7 +144,7 @@ def run_validation(
     ``rejected_path`` (an import's ``rejected.jsonl``; ignored where there is none), the rows the import
     left out are validated too (:mod:`components.validation.imports`), counted among the rows and named
     in the same report; those failing only warning rules count against the quarantine share like any
-    other.
+    other. The data docs go to ``docs_dir`` (default ``out_dir/data_docs``), on the same file system.
     """
     rows = load_manifests(manifest_paths)
     has_rejected = rejected_path is not None and Path(rejected_path).is_file()
@@ -146,6 +152,7 @@ def run_validation(
     probed, stats = probe_audio(rows, Path(data_root), ProbeCache(cache_dir), workers)
     frame = add_derived_columns(probed)
     out_dir = Path(out_dir)
+    docs_dir = Path(docs_dir) if docs_dir is not None else out_dir / DOCS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     left_out = rejected_records(rejected or [])
@@ -162,6 +169,7 @@ def run_validation(
             quarantine=quarantine,
             probe=stats,
             out_dir=out_dir,
+            docs_dir=docs_dir,
         )
         text = json.dumps(outcome.summary(), indent=2, ensure_ascii=False)
         (staging / RESULTS_FILE).write_text(text + "\n", encoding="utf-8")
@@ -169,7 +177,8 @@ def run_validation(
         write_quarantine(staging / QUARANTINE_FILE, rows + left_out, quarantine)
         if not (staging / DOCS_DIR / "index.html").is_file():
             raise RuntimeError(f"{staging / DOCS_DIR}: great expectations wrote no data docs index.html")
-        _publish(staging, out_dir, [PROBE_FILE, QUARANTINE_FILE, DOCS_DIR, RESULTS_FILE])
+        names = [PROBE_FILE, QUARANTINE_FILE, DOCS_DIR, RESULTS_FILE]
+        _publish(staging, [(name, docs_dir if name == DOCS_DIR else out_dir / name) for name in names])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if validated_dir is not None and outcome.success:

@@ -160,6 +160,20 @@ def test_clean_corpus_passes_and_writes_the_report(clean_run) -> None:
     assert not list(out.glob(".staging-*")), "staging folder left behind"
 
 
+def test_two_runs_write_the_same_report_bytes_and_the_data_docs_go_where_asked(corpus) -> None:
+    """The stage's DVC output must hash the same run after run; great expectations stamps its pages with
+    the time it rendered them, so they go to a folder of their own."""
+    corpus.write(corpus.clean_rows())
+    docs = corpus.out.parent / "docs"
+    first = corpus.validate(STRICT, docs_dir=docs)
+    assert first.success and (docs / "index.html").is_file() and not (corpus.out / "data_docs").exists()
+    assert str(docs / "index.html") in first.format_table()
+    written = {p.name: p.read_bytes() for p in corpus.out.iterdir() if p.is_file()}
+    assert set(written) == {"results.json", "probe.csv", "quarantine.jsonl"}
+    corpus.validate(STRICT, docs_dir=docs)
+    assert {p.name: p.read_bytes() for p in corpus.out.iterdir() if p.is_file()} == written
+
+
 def test_clean_corpus_is_written_as_the_validated_manifests(clean_run) -> None:
     from components.data.manifest import read_manifest
 

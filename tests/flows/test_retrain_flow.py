@@ -61,6 +61,14 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     run = client.get_run(version.run_id)
     assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 12
     assert "eval.asr.speech.all.wer" in run.data.metrics
+    # timings reach the run but not the DVC outputs, whose bytes must repeat run after run
+    from components.registry.run_metrics import flatten
+
+    assert run.data.metrics["timings.train.train_seconds"] > 0
+    assert {"timings.encode.seconds", "timings.export.text.torch_seconds"} <= set(run.data.metrics)
+    for stage in ("text_skills", "encode", "train", "export"):
+        keys = flatten(json.loads((workspace / "metrics" / f"{stage}.json").read_text()))
+        assert not [key for key in keys if key.endswith("seconds")], stage
     validated = lock["stages"]["validate"]["outs"]
     validated_md5 = next(o["md5"] for o in validated if o["path"] == "data/validated")
     by_name = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
@@ -79,6 +87,8 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
             assert (remote / out["md5"][:2] / out["md5"][2:]).is_file(), out["path"]
     reports = {a.path for a in client.list_artifacts(run.info.run_id, "reports/validation")}
     assert "reports/validation/results.json" in reports
+    docs = {a.path for a in client.list_artifacts(run.info.run_id, "reports/validation/data_docs")}
+    assert "reports/validation/data_docs/index.html" in docs  # rendered outside the DVC output
     evaluation = {a.path for a in client.list_artifacts(run.info.run_id, "reports/eval")}
     assert {"reports/eval/transfer.md", "reports/eval/asr_cer.png", "reports/eval/st_chrf.png"} <= evaluation
     from prefect.client.orchestration import get_client
@@ -249,7 +259,8 @@ def test_evaluate_scores_a_registered_version_as_the_stage_did_and_logs_it_to_it
 
 def test_reproduce_rebuilds_the_version_from_its_commit_and_compares_every_output(workspace: Path) -> None:
     """On another thread count than the version was trained with (a worker with other cores): the data,
-    the taught LLM, the targets, the weights and the export must not depend on it."""
+    the taught LLM, the targets, the weights, the export, the metrics and the reports must not depend
+    on it."""
     from components.compute import THREADS_ENV, thread_count
 
     speechalign = str(Path(sys.executable).parent / "speechalign")
@@ -262,9 +273,10 @@ def test_reproduce_rebuilds_the_version_from_its_commit_and_compares_every_outpu
     assert (rebuilt / "dvc.lock").is_file() and "Running stage 'train'" in done.stdout
     words = [line.split() for line in done.stdout.splitlines()]
     lines = {w[1]: " ".join(w) for w in words if len(w) > 2 and w[0] in STAGES}
-    for output in ("data/validated", "data/targets", "models/adapter", "models/onnx"):
-        assert lines[output].endswith(" same"), lines[output]  # the weights and the export, bit for bit
-    assert "data and model outputs are bit-identical to version 1's" in done.stdout
+    for output in ("data/validated", "data/targets", "models/adapter", "models/onnx", "metrics/train.json"):
+        assert output in lines  # the weights, the export and the metrics, each compared
+    assert all(line.endswith(" same") for line in lines.values()), lines  # timings live outside DVC
+    assert f"{len(lines)} of {len(lines)} outputs are bit-identical to version 1's" in done.stdout
     # a weight changed after the fact is caught: the version is not what its record says
     from mlflow import MlflowClient
 

@@ -9,7 +9,7 @@ from pathlib import Path
 def test_metric_keys_mlflow_would_refuse_are_made_acceptable(tmp_path: Path) -> None:
     from mlflow.utils.validation import _validate_metric_name
 
-    from components.registry.mlflow_registry import numeric_metrics
+    from components.registry.run_metrics import numeric_metrics
 
     metrics = tmp_path / "metrics"
     metrics.mkdir()
