@@ -33,7 +33,7 @@ real-demo: install
 
 # one worker per usable core (at most four), each with its share of the cores (tests/conftest.py)
 test: install server-packages
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --durations 25
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder --durations 25
 
 # every ratio; the training and generation ones run on the workspace `make demo` leaves in `.` (a
 # no-op retrain when it is there already), and the no-op retrain one makes a workspace of its own at

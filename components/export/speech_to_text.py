@@ -67,9 +67,13 @@ class PromptParts:
 
 
 class SpeechToText:
-    """An exported speech-LLM, run with onnxruntime: features → speech embeddings → greedy decoding."""
+    """An exported speech-LLM, run with onnxruntime: features → speech embeddings → greedy decoding.
 
-    def __init__(self, directory: str | Path, provider: str = "CPUExecutionProvider") -> None:
+    ``threads``: each session's intra-op threads (default: :func:`components.compute.thread_count`)."""
+
+    def __init__(
+        self, directory: str | Path, provider: str = "CPUExecutionProvider", threads: int | None = None
+    ) -> None:
         from tokenizers import Tokenizer
 
         self.directory = Path(directory)
@@ -78,10 +82,10 @@ class SpeechToText:
             raise RuntimeInputError(f"{self.directory}: no {RUNTIME_FILE}; not a directory `export` wrote")
         self.config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
         files = self.config["files"]
-        self.speech = open_session(self.directory / files["speech_path"], provider)
-        self.embed = open_session(self.directory / files["embed"], provider)
-        self.prefill = open_session(self.directory / files["prefill"], provider)
-        self.step = open_session(self.directory / files["step"], provider)
+        self.speech = open_session(self.directory / files["speech_path"], provider, threads)
+        self.embed = open_session(self.directory / files["embed"], provider, threads)
+        self.prefill = open_session(self.directory / files["prefill"], provider, threads)
+        self.step = open_session(self.directory / files["step"], provider, threads)
         self.past_inputs = [i.name for i in self.step.get_inputs()][3:]
         self.tokenizer = Tokenizer.from_file(str(self.directory / TOKENIZER_FILE))
         self.prompt = PromptParts(**self.config["prompt"])

@@ -93,9 +93,11 @@ def check_int8(
     fp32_answers: Sequence[str],
     max_new_tokens: int,
     provider: str,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """How often the int8 graphs answer as the fp32 graphs do, and both sizes."""
-    runtime = SpeechToText(quantize_directory(fp32_dir, int8_dir), provider)
+    """How often the int8 graphs answer as the fp32 graphs do, and both sizes (``threads``: as
+    :class:`~components.export.speech_to_text.SpeechToText`'s)."""
+    runtime = SpeechToText(quantize_directory(fp32_dir, int8_dir), provider, threads)
     start = time.perf_counter()
     answers = [runtime.answer(wave, instruction, max_new_tokens) for _, wave, instruction in clips]
     seconds = time.perf_counter() - start

@@ -61,14 +61,22 @@ class Registration:
     message: str
 
 
+# the workspace-local stores this process has pointed MLflow at: mlflow.set_tracking_uri exports each
+# as MLFLOW_TRACKING_URI, which must not then pass for a production server's address in another workspace
+_LOCAL_STORES: set[str] = set()
+
+
 def tracking_uri(workspace: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` when set (production), else SQLite inside the workspace's state folder."""
+    """``MLFLOW_TRACKING_URI`` when set (production), else SQLite inside the workspace's state folder
+    (also when the variable holds another workspace's store, which MLflow exported itself)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
+    if uri and uri not in _LOCAL_STORES:
         return uri
     state = (Path(workspace) / STATE_DIR).resolve()
     state.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{state / 'mlflow.db'}"
+    local = f"sqlite:///{state / 'mlflow.db'}"
+    _LOCAL_STORES.add(local)
+    return local
 
 
 def configure(workspace: Path, experiment: str) -> str:

@@ -88,7 +88,7 @@ class PrefectApi:
         raise AssertionError(f"flow run {run_id} not finished in {timeout_s:.0f} s:\n{tail(log)}")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=6)
 def test_deployments_run_through_a_real_prefect_server_into_mlflow_on_postgres(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 

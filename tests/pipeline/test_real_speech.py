@@ -71,7 +71,7 @@ def another_corpus(asterisk_manifest: Path, out_dir: Path) -> Path:
     return out_dir / "corpus.jsonl"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=25)  # Whisper-base and a 0.5B LLM through every stage, on one core
 def test_a_jsonl_corpus_of_recorded_speech_trains_and_registers_with_the_real_base_models(
     tmp_path: Path,
 ) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow(minutes=25)  # teaching the LLM and training the adapter, on one core
+pytestmark = pytest.mark.slow(minutes=33)  # teaching the LLM and training the adapter, on one core
 
 REPO = Path(__file__).resolve().parents[2]
 REDUCED = {
