@@ -13,7 +13,7 @@ ADAPTER_DIR = Path("models/adapter")
 ONNX_DIR = Path("models/onnx")
 TARGET_DIR = Path("data/targets")
 METRICS_DIR = Path("metrics")
-TIMINGS_DIR = Path("reports/timings")  # stage timings, outside DVC: seconds differ run to run
+RUN_RECORDS_DIR = Path("reports/run_records")  # seconds and cache use per stage, outside DVC
 VALIDATION_DIR = Path("reports/validation")  # the validate stage's report: results.json, probe, quarantine
 # its great-expectations pages, outside DVC: great expectations stamps each page with its render time
 VALIDATION_DOCS_DIR = Path("reports/validation_docs")

@@ -20,6 +20,7 @@ from components.data.importers.snapshot import refresh_snapshot
 from components.recipes.presets import apply_recipe
 from components.registry.lineage import Lineage, collect_lineage
 from components.registry.mlflow_registry import Registration, register_pipeline_state
+from components.run_records import clear_run_records
 from components.stages.evaluate import TRANSFER_REPORT
 from components.stages.pipeline import STAGES, StageRun, push, repro, stages_run
 from components.validation.render import render_markdown
@@ -134,6 +135,7 @@ def _retrain(workspace: str, recipe: str | None, stage_timeout_s: float | None) 
     snapshot_task(workspace)
     params = load_params(Path(workspace) / "params.yaml")
     timeout = stage_timeout_s or params.registry.stage_timeout_s
+    clear_run_records(Path(workspace))  # a stage DVC skips must not leave an earlier run's seconds
     runs = run_stages(workspace, timeout)
     push_task(workspace, timeout)
     lineage = lineage_task(workspace)

@@ -1,8 +1,9 @@
 """A registered version rebuilt from its record: the workspace at the version's git commit, the
 pipeline re-run from scratch, and every stage output's hash compared with the one the version was
 registered with (its ``dvc.<stage>.outs.<path>`` tags, from ``dvc.lock``). Every output must match:
-data, models, metrics and reports alike, since the stages keep timings and render stamps out of them
-(:mod:`components.timings`)."""
+data, models, metrics and reports alike, since the stages keep timings, cache counts and render
+stamps out of them
+(:mod:`components.run_records`)."""
 
 from __future__ import annotations
 

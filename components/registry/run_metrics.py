@@ -1,4 +1,4 @@
-"""What a retrain's MLflow run logs as metrics: every number of the stage metrics files and timings,
+"""What a retrain's MLflow run logs as metrics: every number of the stage metrics files and run records,
 under names MLflow accepts, and the training curve as metric histories."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from components.workspace import METRICS_DIR, TIMINGS_DIR
+from components.workspace import METRICS_DIR, RUN_RECORDS_DIR
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -30,12 +30,13 @@ def metric_name(key: str) -> str:
 
 
 def numeric_metrics(workspace: Path) -> dict[str, float]:
-    """Every number in the stage metrics files, named ``<file>.<path>``, and in the stage timings
-    (:mod:`components.timings`), named ``timings.<stage>.<key>`` (see :func:`metric_name`); of names
+    """Every number in the stage metrics files, named ``<file>.<path>``, and in the stage run records
+    (:mod:`components.run_records`), named ``run_record.<stage>.<key>`` (see :func:`metric_name`); of names
     that come out the same, the first in file and key order is kept."""
     metrics: dict[str, float] = {}
     files = [(path.stem, path) for path in sorted((Path(workspace) / METRICS_DIR).glob("*.json"))]
-    files += [(f"timings.{p.stem}", p) for p in sorted((Path(workspace) / TIMINGS_DIR).glob("*.json"))]
+    records = sorted((Path(workspace) / RUN_RECORDS_DIR).glob("*.json"))
+    files += [(f"run_record.{path.stem}", path) for path in records]
     for prefix, path in files:
         for key, value in flatten(json.loads(path.read_text(encoding="utf-8"))).items():
             if (

@@ -17,9 +17,9 @@ from components.data.state_store import refresh_states
 from components.modeling.base_models import load_encoder, read_sources
 from components.modeling.encoder import encoder_features, speech_encoder
 from components.modeling.encoder_states import clip_states, encoder_key
+from components.run_records import split_record, write_run_record
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.timings import pop_timings, write_timings
 from components.workspace import ENCODED_DIR, VALIDATED_DIR
 
 METRICS = Path("metrics/encode.json")
@@ -39,7 +39,8 @@ def main(params: Params) -> None:
 
     summary = refresh_states(ENCODED_DIR, clips, key, every_layer, states)
     record = {"encoder_key": key, "every_layer": every_layer, **summary.__dict__}
-    write_timings("encode", pop_timings(record, ["seconds"]))
+    # how many clips this run encoded or reused follows what earlier runs left: a record of the run
+    write_run_record("encode", split_record(record, ["seconds", "computed", "reused", "removed"]))
     write_json(METRICS, record)
     print(
         f"encode: {summary.clips} clips: {summary.computed} encoded, {summary.reused} reused, "

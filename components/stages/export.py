@@ -23,9 +23,9 @@ from components.export.parity import check_parity
 from components.export.speech_to_text import SpeechToText
 from components.export.text_parity import check_int8, check_text_parity
 from components.modeling.speech_llm import SpeechLLM
+from components.run_records import split_record, write_run_record
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.timings import pop_timings, write_timings
 from components.workspace import ADAPTER_DIR, ONNX_DIR, VALIDATED_DIR
 
 INT8_DIR = "int8"
@@ -75,7 +75,7 @@ def main(params: Params) -> None:
         "int8": int8,
     }
     keys = ["torch_seconds", "onnxruntime_seconds", "text.torch_seconds", "text.onnxruntime_seconds"]
-    write_timings("export", pop_timings(report, [*keys, "int8.onnxruntime_seconds"]))
+    write_run_record("export", split_record(report, [*keys, "int8.onnxruntime_seconds"]))
     write_json(METRICS, report)
     print(
         f"export: speech path max|Δ| {report['max_abs_diff']:.2e} over {len(report['cases'])} cases; "

@@ -16,9 +16,9 @@ from components.data.importers import import_corpus
 from components.data.languages import language_name
 from components.data.manifest import MANIFEST_DIR, SPLITS, Utterance, write_rows
 from components.modeling.base_models import prepare_base_models
+from components.run_records import write_run_record
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.timings import write_timings
 from components.training.text_skills import teach_demo_llm
 from components.workspace import BASE_DIR, METRICS_DIR
 
@@ -95,7 +95,7 @@ def main(params: Params) -> None:
             )
             skills = {"taught": True, **taught}
     if "seconds" in skills:
-        write_timings("prepare", {"text_skills_seconds": skills.pop("seconds")})
+        write_run_record("prepare", {"text_skills_seconds": skills.pop("seconds")})
     write_json(SKILLS_METRICS, skills)
     counts = {split: sum(r.split == split for r in rows) for split in SPLITS}
     print(f"prepare: {len(rows)} utterances {counts}; base models in {BASE_DIR}")

@@ -18,9 +18,9 @@ from components.modeling.base_models import read_sources, read_sources_record
 from components.modeling.encoder_states import encoder_key
 from components.modeling.placement import place_model
 from components.modeling.speech_llm import SpeechLLM
+from components.run_records import split_record, write_run_record
 from components.seeding import seed_everything
 from components.stages.runner import run_stage
-from components.timings import pop_timings, write_timings
 from components.training.checkpoint import Checkpointer, TrainingStopped, fingerprint
 from components.training.distributed import World, join_world, leave_world
 from components.training.plots import plot_loss
@@ -144,7 +144,7 @@ def train_stage(params: Params, world: World) -> None:
         "trainable_parameters": sum(p.numel() for p in model.trainable_parameters()),
     }
     phases = [f"phases.{name}.seconds" for name in summary["phases"]]
-    write_timings("train", pop_timings(summary, ["train_seconds", *phases]))
+    write_run_record("train", split_record(summary, ["train_seconds", *phases]))
     write_json(METRICS, summary)
     checkpoints.clear()  # every output is written: nothing is left to resume
     print(f"train: {summary}")

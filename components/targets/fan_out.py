@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from components.compute import precision_scope, usable_cores
+from components.compute import precision_scope, thread_count
 from components.targets.generation import Request, hf_engine
 from components.targets.shards import ShardStore
 
@@ -56,7 +56,7 @@ def write_batch(
     ``shard_dir`` is a folder this worker can reach; the driver saves what is missing after)."""
     import torch
 
-    torch.set_num_threads(threads or usable_cores())
+    torch.set_num_threads(threads or thread_count())
     model = worker_model(spec)
     with precision_scope(spec.precision):
         answers = hf_engine(model)(batch, max_new_tokens)
@@ -84,7 +84,7 @@ class DaskFanOut:
     def threads(self) -> int | None:
         """Torch threads per worker: this machine's usable cores shared among a local cluster's
         workers; None (the worker's own usable cores) on a remote cluster."""
-        return None if self.address else max(1, usable_cores() // self.workers)
+        return None if self.address else max(1, thread_count() // self.workers)
 
     def write_batches(
         self, batches: Sequence[Sequence[Request]], max_new_tokens: int, shards: ShardStore | None

@@ -61,14 +61,14 @@ def test_first_retrain_runs_every_stage_and_registers_a_challenger(prefect_harne
     run = client.get_run(version.run_id)
     assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 12
     assert "eval.asr.speech.all.wer" in run.data.metrics
-    # timings reach the run but not the DVC outputs, whose bytes must repeat run after run
+    # timings and cache counts reach the run but not the DVC outputs, whose bytes must repeat
     from components.registry.run_metrics import flatten
 
-    assert run.data.metrics["timings.train.train_seconds"] > 0
-    assert {"timings.encode.seconds", "timings.export.text.torch_seconds"} <= set(run.data.metrics)
+    assert run.data.metrics["run_record.train.train_seconds"] > 0
+    assert {"run_record.encode.reused", "run_record.export.text.torch_seconds"} <= set(run.data.metrics)
     for stage in ("text_skills", "encode", "train", "export"):
         keys = flatten(json.loads((workspace / "metrics" / f"{stage}.json").read_text()))
-        assert not [key for key in keys if key.endswith("seconds")], stage
+        assert not [key for key in keys if key.endswith(("seconds", "computed", "reused"))], stage
     validated = lock["stages"]["validate"]["outs"]
     validated_md5 = next(o["md5"] for o in validated if o["path"] == "data/validated")
     by_name = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
@@ -275,7 +275,7 @@ def test_reproduce_rebuilds_the_version_from_its_commit_and_compares_every_outpu
     lines = {w[1]: " ".join(w) for w in words if len(w) > 2 and w[0] in STAGES}
     for output in ("data/validated", "data/targets", "models/adapter", "models/onnx", "metrics/train.json"):
         assert output in lines  # the weights, the export and the metrics, each compared
-    assert all(line.endswith(" same") for line in lines.values()), lines  # timings live outside DVC
+    assert all(line.endswith(" same") for line in lines.values()), lines  # run records live outside DVC
     assert f"{len(lines)} of {len(lines)} outputs are bit-identical to version 1's" in done.stdout
     # a weight changed after the fact is caught: the version is not what its record says
     from mlflow import MlflowClient
