@@ -275,10 +275,15 @@ def predict(
 
 def onnx_answer(directory: Path, audio: Path, instruction: str) -> str:
     """The answer of the exported speech → text path, run by onnxruntime; a bad input fails in one line."""
+    from components.compute import thread_count
     from components.export.speech_to_text import RuntimeInputError, SpeechToText, load_wave
 
     try:
-        runtime = SpeechToText(directory)
+        threads = thread_count()  # a bad SPEECHALIGN_THREADS is one line, before a session opens
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        runtime = SpeechToText(directory, threads=threads)
         wave = load_wave(audio, runtime.sampling_rate)
         return runtime.answer(wave, instruction, runtime.config["max_new_tokens"])
     except RuntimeInputError as exc:

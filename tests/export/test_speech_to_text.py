@@ -140,6 +140,22 @@ def test_predict_onnx_refuses_bad_audio_in_one_line(exported, tmp_path: Path) ->
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_predict_onnx_names_a_bad_thread_count_in_one_line(exported, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    _, directory = exported
+    monkeypatch.setenv("SPEECHALIGN_THREADS", "two")  # onnxruntime's pool follows it
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"")
+    result = CliRunner().invoke(
+        app, ["predict", str(clip), "--instruction", "Repeat.", "--onnx", str(directory)]
+    )
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith("speechalign: error: SPEECHALIGN_THREADS='two'"), result.output
+
+
 def test_the_registered_model_answers_on_onnxruntime_as_on_pytorch(exported, tmp_path: Path) -> None:
     import pandas as pd
     import soundfile as sf
