@@ -129,6 +129,8 @@ class TrainParams(Section):
     # micro-batches of batch_size whose gradients make one optimiser step (the batch a step sees)
     gradient_accumulation_steps: int = Field(1, ge=1)
     gradient_checkpointing: bool = False  # recompute the LLM's layer activations in the backward pass
+    # under torchrun: shard the frozen LLM's decoder layers over the processes (FSDP) instead of a copy each
+    fsdp: bool = False
     adapter: AdapterParams = AdapterParams()
     lora: LoraParams | None = None
     phases: list[PhaseParams] = [PhaseParams(name="align", steps=200, tasks={"continuation": 1.0})]

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from components.compute import Precision, resolve_precision
+from components.modeling.sharding import shard_decoder_layers
 
 
 def trainable_ids(model: Any) -> set[int]:
@@ -23,13 +24,18 @@ def trainable_ids(model: Any) -> set[int]:
     return {id(p) for group in model.parameter_groups().values() for p in group}
 
 
-def place_model(model: Any, device: torch.device, precision: Precision) -> Any:
+def place_model(model: Any, device: torch.device, precision: Precision, shard_over: int = 1) -> Any:
     """Move ``model`` (a :class:`~components.modeling.speech_llm.SpeechLLM`) to ``device``; on CUDA
     where ``precision`` resolves to bf16, store the frozen encoder's and LLM's parameters in bfloat16.
-    Buffers (rotary frequencies, masks) keep their dtype. Returns ``model``."""
-    model.to(device)
+    Buffers (rotary frequencies, masks) keep their dtype. With ``shard_over`` > 1 the LLM's decoder
+    layers are sharded over that many processes of the initialised process group
+    (:mod:`~components.modeling.sharding`). Both happen before the move, so the GPU never holds the
+    fp32 or the whole LLM. Returns ``model``."""
     if device.type == "cuda" and resolve_precision(precision, "cuda") == "bf16":
         store_frozen(model, torch.bfloat16)
+    if shard_over > 1:
+        shard_decoder_layers(model.llm, trainable_ids(model), shard_over, device)
+    model.to(device)
     return model
 
 

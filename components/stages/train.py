@@ -110,7 +110,8 @@ def train_stage(params: Params, world: World) -> None:
     )
     key = encoder_key(model.speech.encoder, model.feature_extractor, model.speech.every_layer)
     train, dev = (load_examples(split, manifests[split], key) for split in ("train", "dev"))
-    place_model(model, device, train_params.precision)  # after the key: it hashes the fp32 encoder
+    # after the key: it hashes the fp32 encoder
+    place_model(model, device, train_params.precision, world.size if train_params.fsdp else 1)
     checkpoints = Checkpointer(
         CHECKPOINT_DIR,
         train_params.checkpoint_every,

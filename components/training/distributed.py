@@ -105,15 +105,17 @@ def check_batch(batch_size: int, world: World) -> None:
 
 def join_world() -> World:
     """The world ``torchrun`` (or any launcher setting ``RANK`` and ``WORLD_SIZE``) started this process
-    in, its ``gloo`` process group initialised (it serves CPU tensors, which NCCL does not; on GPUs the
-    gradients are reduced through host memory); one process alone otherwise."""
+    in, its process group initialised; one process alone otherwise. CPU tensors go over ``gloo`` (the
+    gradients are averaged there, through host memory on GPUs, which NCCL does not serve); where torch
+    sees a GPU, its tensors (the sharded layers' gathers of ``train.fsdp``) go over NCCL."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World()
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo")
+        gpus = torch.cuda.is_available() and dist.is_nccl_available()
+        dist.init_process_group("cpu:gloo,cuda:nccl" if gpus else "gloo")
     return World(dist.get_rank(), dist.get_world_size())
 
 

@@ -1,5 +1,6 @@
 """Data-parallel training: two processes under ``torchrun`` (gloo, CPU) each read their own half of every
-batch and end with the weights one process trains at the same global batch."""
+batch and end with the weights one process trains at the same global batch, with a copy of the LLM
+each or its decoder layers sharded between them (``train.fsdp``)."""
 
 from __future__ import annotations
 
@@ -33,19 +34,26 @@ def recording(model, batch, *args, **kwargs):
         seen.append([example.id for example in batch])
     return original(model, batch, *args, **kwargs)
 trainer.batch_loss = recording
-weights, losses = run(({encoder!r}, {llm!r}), world)
+weights, losses, held, model = run(({encoder!r}, {llm!r}), world, fsdp={fsdp!r})
 out = sys.argv[1]
-record = {{"seen": seen, "losses": losses, "size": world.size}}
+record = {{"seen": seen, "losses": losses, "size": world.size, "held": held}}
 json.dump(record, open(f"{{out}}.rank{{world.rank}}.json", "w"))
-if world.main:
+if world.main:  # as the train stage does: the first rank alone writes the adapter
     torch.save(weights, f"{{out}}.pt")
+    model.save_pretrained(f"{{out}}.adapter")
 leave_world(world)
 """
 
 
-def run(tiny_base_dirs, world=None):  # noqa: ANN001, ANN201
-    """Three steps at a global batch of 4; the adapter's and LoRA's weights and the logged losses."""
+def run(tiny_base_dirs, world=None, fsdp=False):  # noqa: ANN001, ANN201
+    """Three steps at a global batch of 4; the adapter's and LoRA's weights, the logged losses and the
+    LLM's parameter elements this rank holds. ``fsdp`` shards the LLM's layers over the world, and
+    checkpoints them too (their recomputation gathers the shards again)."""
+    import torch
+
     from components.config import TrainParams
+    from components.modeling.placement import place_model
+    from components.modeling.sharding import local_numel
     from components.modeling.speech_llm import SpeechLLM
     from components.seeding import seed_everything
     from components.training.trainer import train_recipe
@@ -56,26 +64,32 @@ def run(tiny_base_dirs, world=None):  # noqa: ANN001, ANN201
         lr=3e-2,
         lora={"r": 4},
         phases=[{"name": "only", "steps": 3, "tasks": {"asr": 1.0}, "train": ["adapter", "lora"]}],
+        fsdp=fsdp,
+        gradient_checkpointing=fsdp,
     )
     seed_everything(params.seed)
     model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, params.lora, params.seed)
     examples = noise_examples(model, TEXTS, SAMPLES)
+    place_model(model, torch.device("cpu"), params.precision, world.size if world and fsdp else 1)
+    held = {"llm": local_numel(model.llm), "lora": sum(p.numel() for p in model.parameter_groups()["lora"])}
     result = train_recipe(model, examples, examples[:2], params, progress=False, world=world)
     weights = {name: [p.detach().clone() for p in ps] for name, ps in model.parameter_groups().items()}
-    return weights, [step["loss"] for step in result.phases[0].steps]
+    return weights, [step["loss"] for step in result.phases[0].steps], held, model
 
 
+@pytest.mark.parametrize("fsdp", [False, True], ids=["replicated", "fsdp"])
 def test_two_processes_read_their_own_halves_and_train_what_one_process_trains(
-    tiny_base_dirs, tmp_path: Path, monkeypatch
+    tiny_base_dirs, tmp_path: Path, monkeypatch, fsdp: bool
 ) -> None:
     import torch
 
+    from components.modeling.speech_llm import SpeechLLM
     from components.training import trainer
 
     repo = str(Path(__file__).resolve().parents[2])
     script = tmp_path / "ddp.py"
     script.write_text(
-        textwrap.dedent(SCRIPT.format(repo=repo, encoder=tiny_base_dirs[0], llm=tiny_base_dirs[1]))
+        textwrap.dedent(SCRIPT.format(repo=repo, encoder=tiny_base_dirs[0], llm=tiny_base_dirs[1], fsdp=fsdp))
     )
     env = {**os.environ, "SPEECHALIGN_THREADS": "1", "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -94,7 +108,7 @@ def test_two_processes_read_their_own_halves_and_train_what_one_process_trains(
         return original(model, batch, *args, **kwargs)
 
     monkeypatch.setattr(trainer, "batch_loss", recording)
-    single_weights, single_losses = run(tiny_base_dirs)
+    single_weights, single_losses, single_held, _ = run(tiny_base_dirs)
 
     # every rank read its own rows: two per step, none shared, together one process's batch of four
     pairs = list(zip(ranks[0]["seen"], ranks[1]["seen"], strict=True))
@@ -108,8 +122,25 @@ def test_two_processes_read_their_own_halves_and_train_what_one_process_trains(
     for group, tensors in single_weights.items():
         for a, b in zip(tensors, parallel[group], strict=True):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=group)
+    saved = SpeechLLM.from_pretrained(tmp_path / "ddp.adapter").parameter_groups()
+    for group, tensors in parallel.items():  # whole weights, LoRA inside sharded layers included
+        assert [p.shape for p in saved[group]] == [p.shape for p in tensors]
+        assert all(torch.equal(a, b) for a, b in zip(saved[group], tensors, strict=True)), group
     assert ranks[0]["losses"] == ranks[1]["losses"]  # every rank logs the global batch's loss
     assert ranks[0]["losses"] == pytest.approx(single_losses, rel=1e-5)
+    for rank in ranks:  # sharded: each holds half of every layer weight, and the whole LoRA, embeddings
+        held, layers = rank["held"], sum(p.numel() for p in decoder_weights(tiny_base_dirs[1]))
+        want = single_held["llm"] - layers // 2 if fsdp else single_held["llm"]
+        assert held == {"llm": want, "lora": single_held["lora"]}
+
+
+def decoder_weights(llm_dir):  # noqa: ANN001, ANN201
+    """The frozen parameters of the base LLM's decoder layers (what FSDP shards)."""
+    from components.modeling.base_models import load_llm
+    from components.modeling.sharding import decoder_layers
+
+    llm, _ = load_llm(llm_dir)
+    return [p for layer in decoder_layers(llm) for p in layer.parameters()]
 
 
 def test_a_batch_that_does_not_split_over_the_processes_is_refused() -> None:
