@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 Precision = Literal["fp32", "bf16", "auto"]
 Device = Literal["auto", "cpu", "cuda"]
 THREADS_ENV = "SPEECHALIGN_THREADS"
+MAX_THREADS_PER_CPU = 8  # oversubscribing on purpose is allowed, up to here
 CPU_INFO = Path("/proc/cpuinfo")
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # Linux's names for the CPU's bf16 instructions
 
@@ -133,7 +134,9 @@ def thread_count() -> int:
     """``SPEECHALIGN_THREADS`` when set, else the usable cores shared among the processes ``torchrun``
     started on this machine (``LOCAL_WORLD_SIZE``), at least one each.
 
-    Raises ValueError naming the variable when it is not a positive integer.
+    Raises ValueError naming the variable when it is not a positive integer, or asks for more than
+    :data:`MAX_THREADS_PER_CPU` threads per logical CPU (a typo, which torch and onnxruntime would
+    otherwise try to start).
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
@@ -141,6 +144,11 @@ def thread_count() -> int:
         return max(1, usable_cores() // (int(local) if local.isdigit() and int(local) > 0 else 1))
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{THREADS_ENV}={raw!r}: expected a positive whole number of threads")
+    most = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    if int(raw) > most:
+        raise ValueError(
+            f"{THREADS_ENV}={raw!r}: more than {most} threads ({MAX_THREADS_PER_CPU} per logical CPU)"
+        )
     return int(raw)
 
 

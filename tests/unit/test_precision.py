@@ -122,7 +122,9 @@ def test_threads_follow_the_usable_cores_or_the_override(monkeypatch) -> None:
         assert set_threads() == usable_cores() == torch.get_num_threads()
         monkeypatch.setenv(THREADS_ENV, "1")
         assert set_threads() == 1 == torch.get_num_threads()
-        for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_ENV, str(8 * (os.cpu_count() or 1)))  # oversubscribed on purpose
+        assert thread_count() == 8 * (os.cpu_count() or 1)
+        for bad in ("0", "two", "-1", str(8 * (os.cpu_count() or 1) + 1), "10" * 12):
             monkeypatch.setenv(THREADS_ENV, bad)
             with pytest.raises(ValueError, match=THREADS_ENV):
                 thread_count()
