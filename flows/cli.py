@@ -43,10 +43,14 @@ KEY_METRICS = {
 
 
 def registry(workspace: Path) -> tuple[object, str]:
-    """MLflow client and the model name from params.yaml."""
+    """MLflow client and the model name from params.yaml; a missing or bad params.yaml is one line."""
+    from components.config import ParamsError
     from components.registry.mlflow_registry import registry_client
 
-    client, params = registry_client(workspace)
+    try:
+        client, params = registry_client(workspace)
+    except ParamsError as exc:
+        fail(str(exc))
     return client, params.registry.model_name
 
 
@@ -66,7 +70,7 @@ def retrain(
     if recipe is not None and recipe not in RECIPES:
         fail(f"--recipe {recipe!r} is not a recipe; choose from {', '.join(RECIPES)}")
     workspace = workspace.resolve()
-    apply_local_defaults(workspace)
+    apply_local_defaults(workspace, runs_flows=True)
     from components.config import ParamsError, load_params
     from components.data.importers import CorpusError
     from components.recipes.presets import apply_recipe
@@ -175,9 +179,14 @@ def rollback(
 
 def _registry_flow(workspace: Path, name: str, **arguments: object) -> dict:
     """Run flow ``name`` of flows/promote.py; bad input and a busy workspace end in one line."""
+    from components.config import ParamsError, load_params
+
     workspace = workspace.resolve()
-    apply_local_defaults(workspace)
-    from components.config import ParamsError
+    try:  # before a flow run is started for nothing: no workspace here, or a broken one
+        load_params(workspace / "params.yaml")
+    except ParamsError as exc:
+        fail(str(exc))
+    apply_local_defaults(workspace, runs_flows=True)
     from components.registry.promotion import PromotionError
     from components.registry.versions import RegistryError
     from components.workspace_lock import WorkspaceBusy

@@ -12,10 +12,14 @@ from pathlib import Path
 from components.workspace import STATE_DIR
 
 
-def apply_local_defaults(workspace: Path) -> None:
-    """Must run before Prefect is imported: Prefect reads its settings at import time."""
+def apply_local_defaults(workspace: Path, runs_flows: bool = False) -> None:
+    """Must run before Prefect is imported: Prefect reads its settings at import time. A command that
+    ``runs_flows`` gets ``PREFECT_HOME`` made (Prefect's local server cannot start without it); the
+    others leave the directory as they found it, so one run where there is no workspace leaves no
+    ``.speechalign/`` behind."""
     state = Path(workspace).resolve() / STATE_DIR
-    (state / "prefect").mkdir(parents=True, exist_ok=True)
+    if runs_flows:
+        (state / "prefect").mkdir(parents=True, exist_ok=True)
     defaults = {
         "PREFECT_HOME": str(state / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
