@@ -70,6 +70,8 @@ def retrain(
     if recipe is not None and recipe not in RECIPES:
         fail(f"--recipe {recipe!r} is not a recipe; choose from {', '.join(RECIPES)}")
     workspace = workspace.resolve()
+    if not (workspace / "params.yaml").is_file():  # before the lock and Prefect's home are made there
+        fail(f"{workspace / 'params.yaml'}: file not found")
     apply_local_defaults(workspace, runs_flows=True)
     from components.config import ParamsError, load_params
     from components.data.importers import CorpusError

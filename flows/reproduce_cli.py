@@ -53,6 +53,7 @@ def reproduce(
     if (found.tags or {}).get("git_dirty") == "true":
         typer.echo(f"warning: version {found.version} was built from uncommitted changes; expect differences")
     typer.echo(f"{found.name} version {found.version}: commit {commit[:12]} checked out in {target}")
+    apply_local_defaults(workspace, runs_flows=True)  # a fanned-out targets stage starts Prefect flows
     start = time.perf_counter()
     timeout = params.registry.stage_timeout_s * 8  # the whole pipeline, each stage within its own limit
     try:

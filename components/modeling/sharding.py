@@ -55,7 +55,9 @@ def shard_decoder_layers(llm: nn.Module, keep_whole: set[int], processes: int, d
     mesh = init_device_mesh(device.type, (processes,))
     for layer in layers:
         whole = {p for p in layer.parameters() if id(p) in keep_whole}
-        fully_shard(layer, mesh=mesh, ignored_params=whole or None)
+        # each layer is its own root (nothing above it is sharded), and FSDP keeps a root's weights
+        # gathered after its forward pass unless told otherwise: that would hold the whole LLM again
+        fully_shard(layer, mesh=mesh, reshard_after_forward=True, ignored_params=whole or None)
     return len(layers)
 
 

@@ -53,7 +53,7 @@ def run(tiny_base_dirs, world=None, fsdp=False):  # noqa: ANN001, ANN201
 
     from components.config import TrainParams
     from components.modeling.placement import place_model
-    from components.modeling.sharding import local_numel
+    from components.modeling.sharding import decoder_layers, local_numel
     from components.modeling.speech_llm import SpeechLLM
     from components.seeding import seed_everything
     from components.training.trainer import train_recipe
@@ -71,8 +71,16 @@ def run(tiny_base_dirs, world=None, fsdp=False):  # noqa: ANN001, ANN201
     model = SpeechLLM.from_base(*tiny_base_dirs, params.adapter, params.lora, params.seed)
     examples = noise_examples(model, TEXTS, SAMPLES)
     place_model(model, torch.device("cpu"), params.precision, world.size if world and fsdp else 1)
-    held = {"llm": local_numel(model.llm), "lora": sum(p.numel() for p in model.parameter_groups()["lora"])}
+    peak = [0]  # the most LLM elements held as a layer starts to run (FSDP's gather done by then)
+    for layer in decoder_layers(model.llm):
+        layer.register_forward_pre_hook(lambda *_: peak.__setitem__(0, max(peak[0], local_numel(model.llm))))
     result = train_recipe(model, examples, examples[:2], params, progress=False, world=world)
+    # after training, whose last pass (the dev loss) ran without gradients: the layers are cut again
+    held = {
+        "llm": local_numel(model.llm),
+        "lora": sum(p.numel() for p in model.parameter_groups()["lora"]),
+        "peak": peak[0],
+    }
     weights = {name: [p.detach().clone() for p in ps] for name, ps in model.parameter_groups().items()}
     return weights, [step["loss"] for step in result.phases[0].steps], held, model
 
@@ -128,19 +136,24 @@ def test_two_processes_read_their_own_halves_and_train_what_one_process_trains(
         assert all(torch.equal(a, b) for a, b in zip(saved[group], tensors, strict=True)), group
     assert ranks[0]["losses"] == ranks[1]["losses"]  # every rank logs the global batch's loss
     assert ranks[0]["losses"] == pytest.approx(single_losses, rel=1e-5)
+    weights = decoder_weights(tiny_base_dirs[1])
+    sizes = [sum(p.numel() for p in layer_weights) for layer_weights in weights]
+    layers, layer = sum(sizes), max(sizes)
     for rank in ranks:  # sharded: each holds half of every layer weight, and the whole LoRA, embeddings
-        held, layers = rank["held"], sum(p.numel() for p in decoder_weights(tiny_base_dirs[1]))
+        held = rank["held"]
         want = single_held["llm"] - layers // 2 if fsdp else single_held["llm"]
-        assert held == {"llm": want, "lora": single_held["lora"]}
+        # while training, no more than the running layer is whole: its other half is all that is added
+        assert want < held["peak"] <= want + layer // 2 if fsdp else held["peak"] == want
+        assert (held["llm"], held["lora"]) == (want, single_held["lora"])
 
 
 def decoder_weights(llm_dir):  # noqa: ANN001, ANN201
-    """The frozen parameters of the base LLM's decoder layers (what FSDP shards)."""
+    """The frozen parameters of the base LLM's decoder layers (what FSDP shards), layer by layer."""
     from components.modeling.base_models import load_llm
     from components.modeling.sharding import decoder_layers
 
     llm, _ = load_llm(llm_dir)
-    return [p for layer in decoder_layers(llm) for p in layer.parameters()]
+    return [list(layer.parameters()) for layer in decoder_layers(llm)]
 
 
 def test_a_batch_that_does_not_split_over_the_processes_is_refused() -> None:

@@ -20,6 +20,7 @@ from flows.cli import app
         ["evaluate", "--model", "1"],
         ["promote", "1"],
         ["rollback"],
+        ["retrain"],
     ],
     ids=lambda command: command[0],
 )

@@ -103,7 +103,7 @@ def test_the_retrain_command_applies_the_whole_recipe_before_the_flow_reads_para
         seen.append(load_params(Path(workspace) / "params.yaml"))  # what the stages will read
         return {"stages_run": [], "registration": {"message": ""}}
 
-    monkeypatch.setattr(cli, "apply_local_defaults", lambda _: None)  # no Prefect or MLflow state here
+    monkeypatch.setattr(cli, "apply_local_defaults", lambda *_, **__: None)  # no Prefect or MLflow state here
     monkeypatch.setattr(retrain_module, "retrain", flow)
     result = CliRunner().invoke(
         cli.app, ["retrain", "--recipe", "speechverse", "--workspace", str(workspace)]
