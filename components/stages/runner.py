@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -38,3 +39,14 @@ def run_stage(name: str, body: Callable[[Params], None]) -> None:
     except USER_ERRORS as exc:
         print(f"speechalign {name}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def exit_on_sigterm() -> None:
+    """Make a stop (a stage's time limit, a scheduler's cancel) raise ``SystemExit(143)`` in the main
+    thread, so the stage's ``with`` blocks close what they started (a vLLM worker holding a GPU, in a
+    process group of its own that the stop does not reach) before the process ends."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)

@@ -16,7 +16,7 @@ from components.data.manifest import Utterance, read_manifest, write_rows
 from components.modeling.base_models import read_sources, read_sources_record
 from components.modeling.speech_llm import SpeechLLM
 from components.seeding import seed_everything
-from components.stages.runner import run_stage
+from components.stages.runner import exit_on_sigterm, run_stage
 from components.targets.continuation import continuation_targets
 from components.targets.engines import writing_engine
 from components.targets.generation import Engine
@@ -94,6 +94,7 @@ def main(params: Params) -> None:
         return
     device = resolve_device(t.device, "targets.device")  # before any model is loaded
     sources = read_sources()
+    exit_on_sigterm()  # a worker the engine started ends with the stage
     with writing_engine(t, sources, device, params.train.seed) as (model, engine):
         write_targets(params, sources, model, device, engine)
 

@@ -72,7 +72,9 @@ def writing_engine(
         )
         if engine is None and t.engine == "vllm":
             dtype = vllm_dtype(t.precision, device.type)
-            engine = stack.enter_context(VllmEngine(model, sources.llm, dtype, seed, t.vllm_python))
+            engine = stack.enter_context(
+                VllmEngine(model, sources.llm, dtype, seed, t.vllm_python, t.vllm_timeout_s)
+            )
         elif engine is None:
             place_model(model, device, t.precision)
         yield model, engine

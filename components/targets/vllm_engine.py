@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from components.targets.generation import Request
 
 WORKER = Path(__file__).with_name("vllm_worker.py")
 INSTALL_HINT = "set targets.vllm_python to the interpreter of an environment with vLLM, or targets.engine: hf"
+CLOSE_GRACE_S = 10.0  # a worker whose input is closed ends on its own within this, or is killed
 
 
 def prompt_token_ids(model: Any, request: Request) -> list[int]:
@@ -71,15 +73,27 @@ class VllmEngine:
     ``engine(requests, max_new_tokens)``; :meth:`close` (or ``with``) ends the worker.
 
     ``llm_source`` is the directory the speech LLM's own LLM was loaded from; vLLM reads its weights
-    in ``dtype`` (``bfloat16`` or ``float32``).
+    in ``dtype`` (``bfloat16`` or ``float32``). The worker has ``timeout_s`` seconds to load the LLM
+    and as long for each batch; past that it is killed, so a worker stuck in a GPU's initialisation
+    cannot hold the stage until its time limit.
 
     Raises:
         ValueError: the worker cannot import vLLM or load the LLM, or fails on a batch (one line
-            naming ``targets.engine``).
+            naming ``targets.engine``), or gives no answer within ``timeout_s`` (naming
+            ``targets.vllm_timeout_s``).
     """
 
-    def __init__(self, model: Any, llm_source: str, dtype: str, seed: int, python: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        llm_source: str,
+        dtype: str,
+        seed: int,
+        python: str | None = None,
+        timeout_s: float = 1800.0,
+    ) -> None:
         self.model = model
+        self.timeout_s = timeout_s
         self.process = subprocess.Popen(
             [python or sys.executable, str(WORKER)],
             stdin=subprocess.PIPE,
@@ -87,7 +101,11 @@ class VllmEngine:
             text=True,
             start_new_session=True,  # its own process group: vLLM's engine process goes with it
         )
-        self.ask({"model": llm_source, "dtype": dtype, "seed": seed})
+        try:
+            self.ask({"model": llm_source, "dtype": dtype, "seed": seed})
+        except BaseException:  # a stop while it loads too: no ``with`` holds the engine yet
+            self.close()
+            raise
 
     def ask(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one line to the worker and read its answer."""
@@ -97,6 +115,14 @@ class VllmEngine:
             self.process.stdin.flush()
         except BrokenPipeError:
             pass  # the worker has already ended; its answer says why
+        # one answer line per message, so nothing waits in the reader's buffer while select() waits
+        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout_s)
+        if not ready:
+            self.close()
+            raise ValueError(
+                f"targets.vllm_timeout_s: the vllm worker gave no answer within {self.timeout_s:g} s "
+                "and was stopped; raise targets.vllm_timeout_s if loading or a batch needs longer"
+            )
         line = self.process.stdout.readline()
         if not line.strip():
             answer = {"error": f"the vllm worker ended (exit {self.process.wait()})"}
@@ -121,13 +147,14 @@ class VllmEngine:
         return [decode(ids, skip_special_tokens=True).strip() for ids in answer["token_ids"]]
 
     def close(self) -> None:
-        """End the worker (its input closed, then killed after 60 s) and what it started."""
+        """End the worker (its input closed, then killed after :data:`CLOSE_GRACE_S`) and what it
+        started."""
         if self.process.poll() is None:
             assert self.process.stdin is not None
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
             try:
-                self.process.wait(timeout=60)
+                self.process.wait(timeout=CLOSE_GRACE_S)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

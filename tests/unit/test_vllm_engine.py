@@ -86,3 +86,59 @@ def test_the_stage_ends_its_vllm_worker_when_it_leaves_even_on_an_error(tiny_bas
     fan_out = TargetsParams(workers=2, engine="vllm")
     with pytest.raises(ValueError, match=r"^targets\.workers"), writing_engine(fan_out, nowhere, cpu, 0):
         pass
+
+
+HANG = "#!/bin/sh\nexec sleep 600\n"  # a worker that never answers (a GPU's initialisation stuck, say)
+HOLD = """
+import sys
+sys.path.insert(0, {repo!r})
+from components.stages.runner import exit_on_sigterm
+from components.targets.vllm_engine import VllmEngine
+
+exit_on_sigterm()
+with VllmEngine(None, "llm", "float32", 0, python={python!r}, timeout_s=600):
+    pass
+"""
+
+
+def sleepers(pid: int) -> list:
+    """The ``sleep`` processes below ``pid``: the stand-in workers still alive."""
+    import psutil
+
+    return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "sleep"]
+
+
+def test_a_worker_that_does_not_answer_is_stopped_after_vllm_timeout_s(tmp_path: Path) -> None:
+    from components.targets.vllm_engine import VllmEngine
+
+    hang = tmp_path / "hang"
+    hang.write_text(HANG)
+    hang.chmod(0o755)
+    with pytest.raises(
+        ValueError, match=r"^targets\.vllm_timeout_s: the vllm worker gave no answer within 1 s"
+    ):
+        VllmEngine(None, "llm", "float32", 0, python=str(hang), timeout_s=1)
+    assert sleepers(os.getpid()) == []
+
+
+def test_a_stopped_stage_ends_its_vllm_worker(tmp_path: Path) -> None:
+    """SIGTERM (a time limit) ends the stage through its ``with`` blocks: the worker, in a process group
+    of its own that the signal does not reach, goes with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    hang = tmp_path / "hang"
+    hang.write_text(HANG)
+    hang.chmod(0o755)
+    repo = str(Path(__file__).resolve().parents[2])
+    stage = subprocess.Popen([sys.executable, "-c", HOLD.format(repo=repo, python=str(hang))])
+    deadline = time.monotonic() + 120
+    while not sleepers(stage.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [worker] = sleepers(stage.pid)
+    stage.send_signal(signal.SIGTERM)
+    assert stage.wait(timeout=60) == 128 + signal.SIGTERM
+    worker.wait(timeout=30)  # psutil: returns once the process is gone
+    assert not worker.is_running()
