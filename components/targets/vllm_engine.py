@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -115,8 +115,10 @@ class VllmEngine:
             self.process.stdin.flush()
         except BrokenPipeError:
             pass  # the worker has already ended; its answer says why
-        # one answer line per message, so nothing waits in the reader's buffer while select() waits
-        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout_s)
+        # one answer line per message, so nothing waits in the reader's buffer while the selector waits
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            ready = selector.select(self.timeout_s)
         if not ready:
             self.close()
             raise ValueError(
@@ -149,17 +151,19 @@ class VllmEngine:
     def close(self) -> None:
         """End the worker (its input closed, then killed after :data:`CLOSE_GRACE_S`) and what it
         started."""
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            with contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()
-            try:
-                self.process.wait(timeout=CLOSE_GRACE_S)
-            except subprocess.TimeoutExpired:
+        try:
+            if self.process.poll() is None:
+                assert self.process.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    self.process.stdin.close()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=CLOSE_GRACE_S)
+        finally:  # a stop arriving during the grace still ends the worker and its engine
+            if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # an engine process left behind holds the GPU
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # an engine process left behind holds the GPU
 
     def __enter__(self) -> VllmEngine:
         return self

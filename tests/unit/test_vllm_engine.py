@@ -134,11 +134,20 @@ def test_a_stopped_stage_ends_its_vllm_worker(tmp_path: Path) -> None:
     hang.chmod(0o755)
     repo = str(Path(__file__).resolve().parents[2])
     stage = subprocess.Popen([sys.executable, "-c", HOLD.format(repo=repo, python=str(hang))])
-    deadline = time.monotonic() + 120
-    while not sleepers(stage.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    [worker] = sleepers(stage.pid)
-    stage.send_signal(signal.SIGTERM)
-    assert stage.wait(timeout=60) == 128 + signal.SIGTERM
-    worker.wait(timeout=30)  # psutil: returns once the process is gone
-    assert not worker.is_running()
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while not workers and stage.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = sleepers(stage.pid)
+        [worker] = workers
+        stage.send_signal(signal.SIGTERM)
+        assert stage.wait(timeout=60) == 128 + signal.SIGTERM
+        worker.wait(timeout=30)  # psutil: returns once the process is gone
+        assert not worker.is_running()
+    finally:  # a failure leaves no stage or stand-in behind for the next test
+        for process in workers:
+            if process.is_running():
+                process.kill()
+        stage.kill()
+        stage.wait()
