@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from components.modeling.target_logits import base_causal_lm
+
 
 def enable_checkpointing(llm: nn.Module) -> list[nn.Module]:
     """Turn on non-reentrant checkpointing of every decoder layer of ``llm`` (a Hugging Face causal
@@ -29,7 +31,7 @@ def enable_checkpointing(llm: nn.Module) -> list[nn.Module]:
     """
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    core = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+    core = base_causal_lm(llm)
     if not getattr(core, "supports_gradient_checkpointing", False):
         raise ValueError(
             f"train.gradient_checkpointing: {type(core).__name__} does not support gradient checkpointing"

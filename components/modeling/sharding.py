@@ -19,13 +19,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from components.modeling.target_logits import base_causal_lm
+
 
 def decoder_layers(llm: nn.Module) -> list[nn.Module]:
     """The decoder layers of a Hugging Face causal LM (or a peft model around one), in order: the
     outermost modules that transformers lets checkpoint (``GradientCheckpointingLayer``)."""
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    core = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+    core = base_causal_lm(llm)
     found: list[nn.Module] = []
     inside: set[int] = set()
     for module in core.modules():  # parents before children

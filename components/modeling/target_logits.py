@@ -56,10 +56,15 @@ class TargetLogits:
         return mask
 
 
+def base_causal_lm(llm: nn.Module) -> nn.Module:
+    """The Hugging Face causal LM itself: ``llm``, or the model a peft wrapper (LoRA) holds."""
+    return llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+
+
 def split_head(llm: nn.Module) -> tuple[nn.Module, nn.Module] | None:
     """(decoder, output projection) of a Hugging Face causal LM (or a peft model around one), or None
     where the LM has no such split. The decoder's ``last_hidden_state`` includes the final norm."""
-    core = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+    core = base_causal_lm(llm)
     prefix = getattr(core, "base_model_prefix", "")
     decoder = getattr(core, prefix, None) if prefix else None
     head = core.get_output_embeddings() if hasattr(core, "get_output_embeddings") else None
