@@ -41,7 +41,7 @@ class TargetsParams(Section):
     engine: Literal["hf", "vllm"] = "hf"  # vllm: on a GPU machine, in a worker process
     vllm_python: str | None = None  # the interpreter of an environment with vLLM (default: this one)
     # seconds the vLLM worker may take to load the LLM or to answer one batch before it is stopped
-    vllm_timeout_s: float = Field(1800.0, gt=0)
+    vllm_timeout_s: float = Field(1800.0, gt=0, allow_inf_nan=False)
     workers: int = Field(1, ge=1)  # > 1: batches fanned out as Prefect tasks on a local Dask cluster
     dask_address: str | None = None  # a running Dask scheduler whose workers take the batches instead
 

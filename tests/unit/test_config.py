@@ -59,6 +59,8 @@ def test_unknown_key_error_names_the_dotted_key(raw, key) -> None:
         ({"validate": {"max_quarantine_share": 1.5}}, "validate.max_quarantine_share"),
         ({"validate": {"leakage": {"speakers": True}}}, "validate.leakage.speakers"),
         ({"train": "not a mapping"}, "train"),
+        ({"targets": {"vllm_timeout_s": "1e400"}}, "targets.vllm_timeout_s"),  # YAML's 1e400: infinity
+        ({"targets": {"vllm_timeout_s": 0}}, "targets.vllm_timeout_s"),
         (
             {"prepare": {"base_models": {"prompt_template": "Q: {instruction}"}}},
             "prepare.base_models.prompt_template",
